@@ -1,0 +1,168 @@
+"""Typed settings: where state lives, every port, and the DR targets.
+
+Defaults need no file. A TOML file (``--config`` or ``DRILL_CONFIG``) may override any port or
+target; an unknown key is an error naming the file and the key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from waqiti_drill.errors import InvalidConfig
+
+PG_MEMBERS = ("pg1", "pg2", "pg3")
+REDIS_NODES = 6
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Every TCP port the embedded stack listens on (all below the ephemeral range, on loopback)."""
+
+    etcd_client: int = 25379
+    etcd_peer: int = 25380
+    haproxy_rw: int = 25432
+    haproxy_ro: int = 25433
+    haproxy_stats: int = 25404
+    postgres: tuple[int, ...] = (25441, 25442, 25443)
+    patroni: tuple[int, ...] = (25451, 25452, 25453)
+    redis: tuple[int, ...] = (25501, 25502, 25503, 25504, 25505, 25506)
+    redis_bus: tuple[int, ...] = (25601, 25602, 25603, 25604, 25605, 25606)
+    s3: int = 25333
+    s3_grpc: int = 25334
+    weed_master: int = 25335
+    weed_master_grpc: int = 25336
+    weed_volume: int = 25337
+    weed_volume_grpc: int = 25338
+    weed_filer: int = 25339
+    weed_filer_grpc: int = 25340
+
+    def all(self) -> dict[str, int]:
+        """Every port by a readable owner name, e.g. 'postgres[pg2]' -> 25442."""
+        out: dict[str, int] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                for i, port in enumerate(value):
+                    out[f"{f.name}[{i + 1}]"] = port
+            else:
+                out[f.name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Disaster-recovery targets from the spec: RTO 15 minutes, RPO 1 hour."""
+
+    rto_seconds: float = 900.0
+    rpo_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class BackupPolicy:
+    """The spec's schedule and retention, kept as data so drills can compare it with the live repo."""
+
+    full_schedule: str = "0 2 * * 0"  # weekly, Sundays 02:00 UTC
+    incr_schedule: str = "0 */6 * * *"  # every 6 hours
+    full_retention_days: int = 90
+    incr_retention_days: int = 7
+    cipher_type: str = "aes-256-cbc"
+    bucket: str = "waqiti-postgres-backups"
+    stanza: str = "waqiti"
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    ports: Ports = field(default_factory=Ports)
+    targets: Targets = field(default_factory=Targets)
+    backup: BackupPolicy = field(default_factory=BackupPolicy)
+    host: str = "127.0.0.1"
+    # The unprivileged account database processes run as when the harness runs as root.
+    run_user: str = "postgres"
+    database: str = "waqiti"
+    app_user: str = "waqiti_user"
+    scope: str = "waqiti-postgres"
+
+
+def default_state_dir() -> Path:
+    """Root's default lives where the database user can reach it; others use XDG state."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/waqiti-drill")
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "waqiti-drill"
+
+
+def load_settings(state_dir: str | None = None, config_file: str | None = None) -> Settings:
+    """Settings from defaults, then the config file, then explicit arguments and DRILL_* variables."""
+    raw_state = state_dir or os.environ.get("DRILL_STATE_DIR")
+    path = config_file or os.environ.get("DRILL_CONFIG")
+    overrides: dict = _read_config_file(Path(path)) if path else {}
+    file_state = overrides.pop("state_dir", None)
+    ports = _build(Ports, overrides.pop("ports", {}), path or "")
+    targets = _build(Targets, overrides.pop("targets", {}), path or "")
+    settings_kwargs = {}
+    for key in ("run_user",):
+        if key in overrides:
+            settings_kwargs[key] = str(overrides.pop(key))
+    if overrides:
+        raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
+    chosen = Path(raw_state or file_state or default_state_dir()).expanduser().absolute()
+    settings = Settings(state_dir=chosen, ports=ports, targets=targets, **settings_kwargs)
+    check_ports_distinct(settings.ports, path or "defaults")
+    return settings
+
+
+def _read_config_file(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise InvalidConfig(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidConfig(f"{path}: not valid TOML: {exc}") from None
+
+
+def _build(cls: type, values: dict, source: str) -> object:
+    if not isinstance(values, dict):
+        raise InvalidConfig(f"{source}: [{cls.__name__.lower()}] must be a table")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InvalidConfig(
+                f"{source}: unknown key '{key}' in [{cls.__name__.lower()}]; valid: {', '.join(known)}"
+            )
+        default = getattr(cls(), key)
+        kwargs[key] = _coerce(key, value, default, source)
+    return cls(**kwargs)
+
+
+def _coerce(key: str, value: object, default: object, source: str) -> object:
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or len(value) != len(default):
+            raise InvalidConfig(f"{source}: '{key}' must be a list of {len(default)} ports")
+        return tuple(_port(key, v, source) for v in value)
+    if isinstance(default, int) and not isinstance(default, bool):
+        return _port(key, value, source)
+    if isinstance(default, float):
+        if not isinstance(value, int | float) or value <= 0:
+            raise InvalidConfig(f"{source}: '{key}' must be a positive number, got {value!r}")
+        return float(value)
+    return value
+
+
+def _port(key: str, value: object, source: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not 1024 <= value <= 65535:
+        raise InvalidConfig(f"{source}: '{key}' must be a port number 1024..65535, got {value!r}")
+    return value
+
+
+def check_ports_distinct(ports: Ports, source: str) -> None:
+    seen: dict[int, str] = {}
+    for name, port in ports.all().items():
+        if port in seen:
+            raise InvalidConfig(f"{source}: port {port} is given to both {seen[port]} and {name}")
+        seen[port] = name

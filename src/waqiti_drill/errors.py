@@ -1,0 +1,53 @@
+"""One root exception, so the CLI can turn any expected failure into a one-line message and exit code.
+
+Invalid* errors are raised before anything is started (bad input, missing binaries, busy ports);
+*Failed errors are raised while a stack is being started or operated.
+"""
+
+
+class DrillError(Exception):
+    """Root of every error the harness expects and reports as one line."""
+
+    exit_code = 1
+
+
+class InvalidConfig(DrillError):
+    """A configuration file, environment variable or argument is wrong."""
+
+    exit_code = 2
+
+
+class MissingBinary(DrillError):
+    """A program the stack needs is not installed; the message names the package."""
+
+    exit_code = 3
+
+
+class PortInUse(DrillError):
+    """A port the stack needs is held by a process that is not ours."""
+
+    exit_code = 4
+
+
+class StateDirError(DrillError):
+    """The state directory is foreign, stale, unreachable or half-written."""
+
+    exit_code = 5
+
+
+class StartupFailed(DrillError):
+    """A component did not become healthy; the stack was left as it was for inspection."""
+
+    exit_code = 6
+
+
+class CommandFailed(DrillError):
+    """An external tool (pgbackrest, redis-cli, ...) exited non-zero."""
+
+    exit_code = 7
+
+
+class WaitTimeout(DrillError):
+    """A condition was not met before its deadline; says what it waited for and what it last saw."""
+
+    exit_code = 8

@@ -1,0 +1,121 @@
+"""The target under test, as small capability interfaces that features and steps program against.
+
+`local` (the embedded stack) implements them now; a `kubernetes` platform (CloudNativePG, a Redis
+StatefulSet, backup CronJobs) implements the same ones later, so no feature or step changes.
+Everything crossing this boundary is a plain dataclass, serialisable with `dataclasses.asdict`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+PgRole = Literal["primary", "sync_standby", "replica", "unknown"]
+RedisRole = Literal["master", "replica"]
+BackupType = Literal["full", "incr", "diff"]
+
+
+@dataclass(frozen=True)
+class PgMember:
+    name: str
+    role: PgRole
+    state: str  # Patroni's state: running, streaming, stopped, starting, ...
+    timeline: int | None
+    lag_bytes: int | None  # None where Patroni cannot tell (e.g. member down)
+    host: str
+    port: int
+
+
+@dataclass(frozen=True)
+class PostgresStatus:
+    members: list[PgMember]
+    rw_dsn: str  # libpq keyword string, never with a password
+    ro_dsn: str
+
+
+@dataclass(frozen=True)
+class RedisNode:
+    address: str  # host:port
+    node_id: str
+    role: RedisRole
+    master_id: str | None  # for a replica, the node id of its master
+    slots: list[list[int]]  # inclusive [start, end] ranges served (masters only)
+    connected: bool  # the cluster's view: link state and no fail flag
+
+
+@dataclass(frozen=True)
+class RedisStatus:
+    nodes: list[RedisNode]
+    cluster_state: str  # "ok" or "fail", from CLUSTER INFO
+    slots_covered: int
+
+
+@dataclass(frozen=True)
+class S3Status:
+    endpoint: str
+    bucket: str
+    ca_file: str
+
+
+@dataclass(frozen=True)
+class BackupInfo:
+    type: BackupType
+    label: str
+    start: str  # ISO 8601 UTC
+    stop: str
+    wal_start: str
+    wal_stop: str
+    size_bytes: int  # database size backed up
+    repo_size_bytes: int  # what it occupies in the repository (compressed, encrypted)
+    prior: str | None  # the backup it depends on (incr/diff)
+
+
+@dataclass(frozen=True)
+class PlatformStatus:
+    platform: str
+    postgres: PostgresStatus
+    redis: RedisStatus
+    s3: S3Status
+    backups: list[BackupInfo] = field(default_factory=list)
+
+
+class Lifecycle(Protocol):
+    def up(self) -> PlatformStatus: ...
+    def down(self, purge: bool = False) -> None: ...
+    def status(self) -> PlatformStatus: ...
+
+
+class Topology(Protocol):
+    def postgres_members(self) -> list[PgMember]: ...
+    def postgres_connect_kwargs(self, read_only: bool = False) -> dict[str, object]: ...
+    def redis_nodes(self) -> list[RedisNode]: ...
+    def redis_password(self) -> str: ...
+
+
+class NodeFaults(Protocol):
+    """Node-level fault primitives; the chaostoolkit extension builds drills out of these."""
+
+    def kill_member(self, name: str) -> None: ...
+    def stop_member(self, name: str) -> None: ...
+    def start_member(self, name: str) -> None: ...
+    def freeze_member(self, name: str) -> None: ...
+    def thaw_member(self, name: str) -> None: ...
+    def kill_redis_node(self, address: str) -> None: ...
+    def start_redis_node(self, address: str) -> None: ...
+    def freeze_redis_node(self, address: str) -> None: ...
+    def thaw_redis_node(self, address: str) -> None: ...
+
+
+class Backups(Protocol):
+    def backup(self, kind: BackupType) -> BackupInfo: ...
+    def list_backups(self) -> list[BackupInfo]: ...
+
+
+class RedisOps(Protocol):
+    def redis_status(self) -> RedisStatus: ...
+
+
+class Platform(Lifecycle, Topology, NodeFaults, Backups, RedisOps, Protocol):
+    """Everything a drill may ask of its target."""
+
+    name: str

@@ -1,0 +1,1 @@
+"""The embedded stack: every part of the platform as real servers on this machine."""
