@@ -77,6 +77,7 @@ class PlatformStatus:
     redis: RedisStatus
     s3: S3Status
     backups: list[BackupInfo] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # parts that did not answer, one line each
 
 
 class Lifecycle(Protocol):

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian 12 machine lacks for the harness: Debian packages and the Python
+# environment. Idempotent: a second run installs nothing and takes a few seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# Patroni runs as the database user, so the interpreter must be one that user can execute: a venv
+# made from Debian's /usr/bin/python3, in a directory that user can reach. When the checkout itself
+# is not reachable (e.g. under /root), the venv goes to /opt/waqiti-drill/venv and .venv links to it.
+VENV=.venv
+if [ "$(id -u)" = 0 ] && [ ! -e .venv ] && ! runuser -u postgres -- test -x "$PWD"; then
+  VENV=/opt/waqiti-drill/venv
+  mkdir -p /opt/waqiti-drill && chmod 755 /opt/waqiti-drill
+fi
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating the virtualenv in $VENV from /usr/bin/python3"
+  /usr/bin/python3 -m venv "$VENV"
+fi
+[ "$VENV" = .venv ] || [ -e .venv ] || ln -s "$VENV" .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+echo "setup: done ($(.venv/bin/python --version), drill at .venv/bin/drill)"

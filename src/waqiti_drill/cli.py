@@ -1,0 +1,165 @@
+"""The `drill` command. Every expected failure ends as one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from waqiti_drill.config import Settings, load_settings
+from waqiti_drill.errors import DrillError
+from waqiti_drill.platform.base import BackupInfo, PlatformStatus
+
+
+def _platform(settings: Settings):  # noqa: ANN202 - imported lazily to keep `drill --help` fast
+    from waqiti_drill.platform.local.stack import LocalPlatform
+
+    return LocalPlatform(settings)
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    status = _platform(settings).up()
+    print(f"stack healthy in {time.monotonic() - started:.1f}s (state: {settings.state_dir})")
+    print(render_endpoints(status, settings))
+    return 0
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    found = _platform(settings).down(purge=args.purge)
+    if not found:
+        print(f"nothing to stop: no stack in {settings.state_dir}")
+        return 0
+    what = "stopped and purged" if args.purge else "stopped"
+    print(f"{what} in {time.monotonic() - started:.1f}s ({settings.state_dir})")
+    return 0
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    status = _platform(settings).status()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(status), indent=2))
+    else:
+        print(render_status(status, settings))
+    return 0 if not status.problems else 1
+
+
+def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    info = _platform(settings).backup(args.kind)
+    print(f"{info.type} backup {info.label} done in {time.monotonic() - started:.1f}s "
+          f"(WAL {info.wal_start}..{info.wal_stop}, {info.repo_size_bytes} bytes in the repository)")
+    return 0
+
+
+def cmd_backups(settings: Settings, args: argparse.Namespace) -> int:
+    backups = _platform(settings).list_backups()
+    if args.json:
+        print(json.dumps([dataclasses.asdict(b) for b in backups], indent=2))
+    else:
+        print(render_backups(backups))
+    return 0
+
+
+def render_endpoints(status: PlatformStatus, settings: Settings) -> str:
+    p = settings.ports
+    lines = [
+        f"  waqiti-postgres-primary (rw): {status.postgres.rw_dsn}",
+        f"  waqiti-postgres-replica (ro): {status.postgres.ro_dsn}",
+        "  redis-cluster: " + " ".join(f"{settings.host}:{port}" for port in p.redis),
+        f"  s3: {status.s3.endpoint} bucket {status.s3.bucket} (CA {status.s3.ca_file})",
+        f"  haproxy stats: http://{settings.host}:{p.haproxy_stats}/",
+        f"  passwords: {settings.state_dir / 'secrets.json'} unless given by DRILL_* variables",
+    ]
+    return "\n".join(lines)
+
+
+def render_status(status: PlatformStatus, settings: Settings) -> str:
+    lines = ["PostgreSQL (Patroni):", f"  {'member':8} {'role':13} {'state':12} {'TL':>3} {'lag bytes':>10}"]
+    for m in status.postgres.members:
+        lag = "-" if m.lag_bytes is None else str(m.lag_bytes)
+        lines.append(f"  {m.name:8} {m.role:13} {m.state:12} {m.timeline or '-':>3} {lag:>10}")
+    lines.append(f"Redis cluster: state {status.redis.cluster_state}, {status.redis.slots_covered}/16384 slots")
+    for n in status.redis.nodes:
+        slots = ",".join(f"{a}-{b}" for a, b in n.slots) or "-"
+        lines.append(f"  {n.address:16} {n.role:8} {'up' if n.connected else 'DOWN':5} slots {slots}")
+    lines.append(f"S3: {status.s3.endpoint} bucket {status.s3.bucket}")
+    lines.append(f"Backups: {len(status.backups)}" + (f", latest {status.backups[-1].label}" if status.backups else ""))
+    lines += [f"PROBLEM: {p}" for p in status.problems]
+    return "\n".join(lines)
+
+
+def render_backups(backups: Sequence[BackupInfo]) -> str:
+    if not backups:
+        return "no backups"
+    lines = [f"{'label':32} {'type':5} {'start':21} {'stop':21} {'WAL start..stop':50} {'repo bytes':>11}"]
+    for b in backups:
+        lines.append(f"{b.label:32} {b.type:5} {b.start:21} {b.stop:21} {b.wal_start + '..' + b.wal_stop:50} "
+                     f"{b.repo_size_bytes:>11}")
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drill", description="Waqiti DR drill harness")
+    parser.add_argument("--state-dir", help="where the embedded stack keeps everything (env DRILL_STATE_DIR)")
+    parser.add_argument("--config", help="TOML file overriding ports and targets (env DRILL_CONFIG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="start the embedded stack (idempotent); exits 0 when every part is healthy")
+    down = sub.add_parser("down", help="stop every process of the stack")
+    down.add_argument("--purge", action="store_true", help="also remove the state directory")
+    status = sub.add_parser("status", help="members, roles, Redis nodes, S3 and backups")
+    status.add_argument("--json", action="store_true")
+    backup = sub.add_parser("backup", help="take a pgBackRest backup now")
+    backup.add_argument("kind", choices=["full", "incr", "diff"])
+    backups = sub.add_parser("backups", help="list the backups in the repository")
+    backups.add_argument("--json", action="store_true")
+    return parser
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "up": cmd_up,
+    "down": cmd_down,
+    "status": cmd_status,
+    "backup": cmd_backup,
+    "backups": cmd_backups,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings: Settings | None = None
+    try:
+        settings = load_settings(args.state_dir, args.config)
+        return COMMANDS[args.command](settings, args)
+    except DrillError as exc:
+        print(f"drill {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"drill {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, details in a file
+        where = _write_crash_report(settings, args.command)
+        print(f"drill {args.command}: internal error: {type(exc).__name__}: {exc} (details: {where})",
+              file=sys.stderr)
+        return 70
+
+
+def _write_crash_report(settings: Settings | None, command: str) -> Path:
+    base = settings.state_dir / "logs" if settings and settings.state_dir.exists() else Path("/tmp")
+    path = base / f"drill-{command}-crash.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(traceback.format_exc())
+    except OSError:
+        pass
+    return path
+
+
+if __name__ == "__main__":
+    sys.exit(main())

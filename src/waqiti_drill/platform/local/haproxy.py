@@ -1,0 +1,85 @@
+"""HAProxy: the two stable endpoints that follow failover, like the spec's Kubernetes services.
+
+`waqiti-postgres-primary` routes to whichever member Patroni's REST API calls primary,
+`waqiti-postgres-replica` to the replicas. TCP passthrough: TLS is end to end between the client and
+PostgreSQL, so the certificate the client verifies is the database's own.
+"""
+
+from __future__ import annotations
+
+from waqiti_drill.config import Settings
+from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.layout import MemberLocation, members
+from waqiti_drill.platform.local.runas import make_dir, write_file
+from waqiti_drill.platform.local.supervisor import ProcessSpec
+
+PROCESS = "haproxy"
+
+
+def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> str:
+    """The HAProxy configuration; checks every second, a member is out after 2 failed checks."""
+    host, ports = settings.host, settings.ports
+    lines = [
+        "global",
+        "    maxconn 2000",
+        "    log stdout format raw local0 notice",
+        "",
+        "defaults",
+        "    mode tcp",
+        "    log global",
+        "    timeout connect 3s",
+        "    timeout client 30m",
+        "    timeout server 30m",
+        "    timeout check 2s",
+        "",
+    ]
+    for name, port, check in (
+        ("waqiti-postgres-primary", ports.haproxy_rw, "/primary"),
+        ("waqiti-postgres-replica", ports.haproxy_ro, "/replica"),
+    ):
+        lines += [
+            f"listen {name}",
+            f"    bind {host}:{port}",
+            "    balance roundrobin",
+            f"    option httpchk GET {check}",
+            "    http-check expect status 200",
+            "    default-server inter 1s fastinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
+        ]
+        lines += [f"    server {m.name} {host}:{m.port} check port {m.rest_port}" for m in pg_members]
+        lines.append("")
+    lines += [
+        "listen stats",
+        "    mode http",
+        f"    bind {host}:{ports.haproxy_stats}",
+        "    stats enable",
+        "    stats uri /",
+        "    stats refresh 5s",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+class HAProxy:
+    def __init__(self, ctx: LocalContext) -> None:
+        self.ctx = ctx
+        self.dir = ctx.state_dir / "haproxy"
+        self.cfg = self.dir / "haproxy.cfg"
+
+    def ports(self) -> dict[str, int]:
+        p = self.ctx.settings.ports
+        return {"haproxy_rw": p.haproxy_rw, "haproxy_ro": p.haproxy_ro, "haproxy_stats": p.haproxy_stats}
+
+    def process_names(self) -> list[str]:
+        return [PROCESS]
+
+    def render(self) -> None:
+        make_dir(self.ctx.user, self.dir)
+        write_file(self.ctx.user, self.cfg, render_haproxy_cfg(self.ctx.settings, members(self.ctx.settings)))
+
+    def start(self) -> None:
+        sup = self.ctx.supervisor
+        if sup.pid_of(PROCESS):
+            return
+        require_ports_free(self.ctx.host, self.ports(), "haproxy")
+        binary = find_binary("haproxy", "the Debian package haproxy")
+        sup.start(ProcessSpec(name=PROCESS, argv=[binary, "-db", "-f", str(self.cfg)], cwd=self.dir))

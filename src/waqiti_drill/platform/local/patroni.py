@@ -1,0 +1,252 @@
+"""PostgreSQL 15 HA: three members managed by Patroni with etcd, as the spec's CloudNativePG cluster.
+
+Synchronous replication (synchronous_mode with strict), automatic failover, pg_rewind rejoin,
+TLS on every TCP connection (hostssl only, TLS 1.2 minimum) and SCRAM passwords.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import yaml
+
+from waqiti_drill.config import Settings
+from waqiti_drill.errors import InvalidConfig, MissingBinary
+from waqiti_drill.platform.base import PgMember, PgRole
+from waqiti_drill.platform.local.context import LocalContext, require_ports_free
+from waqiti_drill.platform.local.layout import MemberLocation, members
+from waqiti_drill.platform.local.runas import can_execute, make_dir, write_file
+from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.local.tls import TlsFiles
+from waqiti_drill.secrets import Secrets
+from waqiti_drill.waiting import wait_until
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+# The spec's "Configuration Details" and "Performance Tuning", applied cluster-wide through the DCS.
+SPEC_PARAMETERS: dict[str, str | int | float] = {
+    "max_connections": 200,
+    "shared_buffers": "256MB",
+    "effective_cache_size": "1GB",
+    "work_mem": "4MB",
+    "maintenance_work_mem": "64MB",
+    "log_min_duration_statement": 1000,
+    "random_page_cost": 1.1,
+    "effective_io_concurrency": 200,
+    "checkpoint_completion_target": 0.9,
+    "wal_buffers": "16MB",
+}
+
+ROLE_NAMES: dict[str, PgRole] = {
+    "leader": "primary",
+    "master": "primary",
+    "sync_standby": "sync_standby",
+    "replica": "replica",
+    "quorum_standby": "replica",
+}
+
+
+def process_name(member: MemberLocation) -> str:
+    return f"patroni-{member.name}"
+
+
+def render_patroni_config(
+    settings: Settings,
+    member: MemberLocation,
+    secrets: Secrets,
+    tls: TlsFiles,
+    archive_command: str,
+    log_dir: Path,
+) -> str:
+    """One member's Patroni YAML. Cluster-wide settings sit under bootstrap.dcs, per-member ones below."""
+    host = settings.host
+    ssl_client = {"sslmode": "verify-full", "sslrootcert": str(tls.ca_cert)}
+    config = {
+        "scope": settings.scope,
+        "name": member.name,
+        "log": {"level": "INFO"},
+        "restapi": {"listen": f"{host}:{member.rest_port}", "connect_address": f"{host}:{member.rest_port}"},
+        "etcd3": {"hosts": [f"{host}:{settings.ports.etcd_client}"]},
+        "bootstrap": {
+            "dcs": {
+                # Patroni's floor is ttl 20; loop_wait + 2 * retry_timeout must stay <= ttl.
+                "ttl": 20,
+                "loop_wait": 1,
+                "retry_timeout": 4,
+                "maximum_lag_on_failover": 1048576,
+                "synchronous_mode": True,
+                "synchronous_mode_strict": True,
+                "synchronous_node_count": 1,
+                "postgresql": {
+                    "use_pg_rewind": True,
+                    "use_slots": True,
+                    "parameters": {
+                        **SPEC_PARAMETERS,
+                        "wal_level": "replica",
+                        "hot_standby": "on",
+                        "wal_log_hints": "on",
+                        "max_wal_senders": 10,
+                        "max_replication_slots": 10,
+                        "wal_keep_size": "256MB",
+                        "archive_mode": "on",
+                        "archive_timeout": 60,
+                        "password_encryption": "scram-sha-256",
+                    },
+                },
+            },
+            "initdb": [{"encoding": "UTF8"}, "data-checksums", {"auth-local": "scram-sha-256"},
+                       {"auth-host": "scram-sha-256"}],
+        },
+        "postgresql": {
+            "listen": f"{host}:{member.port}",
+            "connect_address": f"{host}:{member.port}",
+            "data_dir": str(member.data_dir),
+            "bin_dir": str(PG_BIN),
+            "pgpass": str(member.base / "pgpass.patroni"),
+            "use_unix_socket": True,
+            "authentication": {
+                "superuser": {"username": "postgres", "password": secrets.superuser_password, **ssl_client},
+                "replication": {"username": "replicator", "password": secrets.replication_password,
+                                **ssl_client},
+                "rewind": {"username": "rewind_user", "password": secrets.rewind_password, **ssl_client},
+            },
+            "parameters": {
+                "unix_socket_directories": str(member.socket_dir),
+                "ssl": "on",
+                "ssl_cert_file": str(tls.cert),
+                "ssl_key_file": str(tls.key),
+                "ssl_ca_file": str(tls.ca_cert),
+                "ssl_min_protocol_version": "TLSv1.2",
+                "archive_command": archive_command,
+                "logging_collector": "on",
+                "log_directory": str(log_dir),
+                "log_filename": "postgresql-%a.log",
+                "log_line_prefix": "%m [%p] %q%u@%d ",
+            },
+            # hostssl only: a plain TCP connection finds no entry and is refused.
+            "pg_hba": [
+                "local all all scram-sha-256",
+                f"hostssl replication replicator {host}/32 scram-sha-256",
+                f"hostssl all all {host}/32 scram-sha-256",
+            ],
+            "basebackup": [{"checkpoint": "fast"}],
+        },
+        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def patroni_executable() -> Path:
+    """Patroni from the harness's own environment (installed with it from PyPI)."""
+    candidate = Path(sys.executable).parent / "patroni"
+    if not candidate.exists():
+        raise MissingBinary("'patroni' not found next to the harness: install the PyPI package patroni[etcd3,psycopg3]")
+    return candidate
+
+
+class PatroniCluster:
+    def __init__(self, ctx: LocalContext) -> None:
+        self.ctx = ctx
+        self.members = members(ctx.settings)
+
+    def ports(self, member: MemberLocation) -> dict[str, int]:
+        return {f"postgres[{member.name}]": member.port, f"patroni[{member.name}]": member.rest_port}
+
+    def process_names(self) -> list[str]:
+        return [process_name(m) for m in self.members]
+
+    def check_prerequisites(self) -> None:
+        if not (PG_BIN / "postgres").exists():
+            raise MissingBinary(f"PostgreSQL 15 not found in {PG_BIN}: install the Debian package postgresql-15")
+        exe = patroni_executable()
+        python = Path(sys.executable)
+        if not can_execute(self.ctx.user, python):
+            raise InvalidConfig(
+                f"user '{self.ctx.user.name}' cannot execute {python}, which runs Patroni: create the "
+                "harness's virtualenv from /usr/bin/python3 in a world-readable path (scripts/setup.sh does)"
+            )
+        for m in self.members:
+            sock = m.socket_dir / f".s.PGSQL.{m.port}"
+            if len(str(sock)) > 100:
+                raise InvalidConfig(f"state directory path too long for a Unix socket ({sock}); choose a shorter one")
+        del exe
+
+    def render(self, archive_command: Callable[[MemberLocation], str]) -> None:
+        user, log_root = self.ctx.user, self.ctx.state_dir / "logs"
+        make_dir(user, log_root)
+        for m in self.members:
+            make_dir(user, m.base)
+            make_dir(user, m.socket_dir)
+            log_dir = make_dir(user, log_root / m.name)
+            text = render_patroni_config(self.ctx.settings, m, self.ctx.secrets, self.ctx.tls,
+                                         archive_command(m), log_dir)
+            write_file(user, m.base / "patroni.yml", text)
+
+    def start_member(self, member: MemberLocation) -> None:
+        sup = self.ctx.supervisor
+        if sup.pid_of(process_name(member)):
+            return
+        if not sup.pids_under(member.base):  # an orphaned postmaster of ours may still hold the port
+            require_ports_free(self.ctx.host, self.ports(member), f"member {member.name}")
+        argv = [str(patroni_executable()), str(member.base / "patroni.yml")]
+        sup.start(ProcessSpec(name=process_name(member), argv=argv, cwd=member.base))
+
+    def start(self) -> None:
+        for m in self.members:
+            self.start_member(m)
+
+    def rest(self, member: MemberLocation, path: str) -> dict:
+        url = f"http://{self.ctx.host}:{member.rest_port}{path}"
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return json.loads(resp.read())
+
+    def cluster_view(self) -> list[PgMember]:
+        """The members as Patroni's /cluster endpoint of the first answering member reports them."""
+        last: Exception | None = None
+        for m in self.members:
+            try:
+                data = self.rest(m, "/cluster")
+            except OSError as exc:
+                last = exc
+                continue
+            return [_member_from_rest(item) for item in data.get("members", [])]
+        raise OSError(f"no Patroni REST API answered (last error: {last})")
+
+    def healthy(self) -> tuple[bool, str]:
+        for m in self.members:
+            self.ctx.supervisor.check_alive(process_name(m), f"Patroni member {m.name}")
+        view = self.cluster_view()
+        roles = sorted(f"{m.name}:{m.role}/{m.state}" for m in view)
+        primaries = [m for m in view if m.role == "primary" and m.state == "running"]
+        syncs = [m for m in view if m.role == "sync_standby" and m.state == "streaming"]
+        streaming = [m for m in view if m.role != "primary" and m.state == "streaming"]
+        ok = len(view) == 3 and len(primaries) == 1 and len(syncs) == 1 and len(streaming) == 2
+        return ok, ", ".join(roles) or "no members registered"
+
+    def wait_healthy(self, timeout: float) -> list[PgMember]:
+        wait_until(self.healthy, timeout, "one primary, a synchronous standby and two streaming replicas")
+        return self.cluster_view()
+
+    def primary(self) -> MemberLocation:
+        for pg in self.cluster_view():
+            if pg.role == "primary":
+                return next(m for m in self.members if m.name == pg.name)
+        raise OSError("no primary in the Patroni cluster")
+
+
+def _member_from_rest(item: dict) -> PgMember:
+    lag = item.get("lag")
+    role = ROLE_NAMES.get(str(item.get("role")), "unknown")
+    return PgMember(
+        name=str(item["name"]),
+        role=role,
+        state=str(item.get("state", "unknown")),
+        timeline=item.get("timeline"),
+        lag_bytes=0 if role == "primary" else (lag if isinstance(lag, int) else None),
+        host=str(item.get("host", "")),
+        port=int(item.get("port", 0)),
+    )

@@ -1,0 +1,337 @@
+"""Redis Cluster on the embedded stack: six redis-server 7 nodes (3 masters, 3 replicas) on loopback.
+
+Each node runs with its cwd in <state>/redis/<port>: that is how the supervisor finds its whole
+process tree (the server and any BGSAVE / AOF-rewrite child) for kill, freeze and `drill down`.
+The password lives only in the mode-600 redis.conf, in REDISCLI_AUTH for redis-cli and in client
+objects, never in argv, where every local user can read it from /proc.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from waqiti_drill.errors import InvalidConfig, StartupFailed
+from waqiti_drill.platform.base import RedisNode, RedisStatus
+from waqiti_drill.platform.local.commands import run_tool
+from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.runas import make_dir, write_file
+from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.waiting import timeout_multiplier, wait_until
+
+TOTAL_SLOTS = 16384
+MASTERS = 3
+PACKAGE = "the Debian package redis-server"
+CLI_PACKAGE = "the Debian package redis-tools"  # redis-cli lives there, not in redis-server
+
+
+def quote(value: str) -> str:
+    """Double-quote a config value the way redis' sdssplitargs reads it, so any password or path survives."""
+    out: list[str] = []
+    for ch in value:
+        if ch in '\\"':
+            out.append("\\" + ch)
+        elif ch.isascii() and ch.isprintable():
+            out.append(ch)
+        else:
+            out.extend(f"\\x{b:02x}" for b in ch.encode())
+    return '"' + "".join(out) + '"'
+
+
+def render_conf(host: str, port: int, bus_port: int, node_dir: Path, password: str) -> str:
+    """One node's redis.conf: the spec's persistence, memory and keepalive settings plus cluster mode.
+
+    `requirepass` replaces the default user's `nopass` with this password (nothing answers without
+    it) and `masterauth` lets a replica authenticate to whichever master it follows after a failover.
+    """
+    lines = [
+        f"bind {host}",
+        "protected-mode yes",
+        f"port {port}",
+        f"cluster-port {bus_port}",
+        "daemonize no",
+        'logfile ""',
+        f"dir {quote(str(node_dir))}",
+        "tcp-keepalive 300",
+        "timeout 0",
+        "cluster-enabled yes",
+        "cluster-config-file nodes.conf",
+        "cluster-node-timeout 5000",
+        "appendonly yes",
+        "appendfsync everysec",
+        "save 3600 1 300 100 60 10000",
+        "maxmemory 1gb",
+        "maxmemory-policy allkeys-lru",
+        f"requirepass {quote(password)}",
+        f"masterauth {quote(password)}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _entries(text: str) -> list[tuple[RedisNode, bool]]:
+    """CLUSTER NODES lines as (node, failed); `failed` is the agreed FAIL flag, not a local PFAIL."""
+    out = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 8:
+            continue
+        node_id, addr, raw_flags, master, link = fields[0], fields[1], fields[2], fields[3], fields[7]
+        flags = set(raw_flags.split(","))
+        if "handshake" in flags:  # a MEET in progress under a temporary id, not a member yet
+            continue
+        slots = [_slot_range(s) for s in fields[8:] if not s.startswith("[")]  # skip [slot->-id] markers
+        node = RedisNode(
+            address=addr.split("@")[0],
+            node_id=node_id,
+            role="replica" if "slave" in flags else "master",
+            master_id=None if master == "-" else master,
+            slots=slots,
+            connected=link == "connected" and "fail" not in flags,
+        )
+        out.append((node, "fail" in flags))
+    return out
+
+
+def _slot_range(token: str) -> list[int]:
+    start, _, end = token.partition("-")
+    return [int(start), int(end or start)]
+
+
+def parse_cluster_nodes(text: str) -> list[RedisNode]:
+    """Parse CLUSTER NODES output into RedisNode records (addresses without the @bus part)."""
+    return [node for node, _ in _entries(text)]
+
+
+def covered_slots(text: str) -> int:
+    """Slots served by masters the cluster has not marked FAIL (a PFAIL master still counts, as in Redis)."""
+    return sum(
+        e - s + 1 for node, failed in _entries(text) if node.role == "master" and not failed for s, e in node.slots
+    )
+
+
+def parse_info(text: str) -> dict[str, str]:
+    """`key:value` lines (CLUSTER INFO) as a dict."""
+    pairs = (line.split(":", 1) for line in text.splitlines() if ":" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+class RedisCluster:
+    """The six nodes as one unit: config, processes, formation, status and per-node fault primitives."""
+
+    def __init__(self, ctx: LocalContext) -> None:
+        self.ctx = ctx
+        ports = ctx.settings.ports
+        self._bus: dict[int, int] = dict(zip(ports.redis, ports.redis_bus, strict=True))
+
+    def addresses(self) -> list[str]:
+        return [f"{self.ctx.host}:{port}" for port in self._bus]
+
+    def _port(self, address: str) -> int:
+        host, _, raw = address.rpartition(":")
+        if host == self.ctx.host and raw.isdigit() and int(raw) in self._bus:
+            return int(raw)
+        raise InvalidConfig(f"unknown Redis node '{address}'; valid: {', '.join(self.addresses())}")
+
+    def process_name(self, address: str) -> str:
+        return f"redis-{self._port(address)}"
+
+    def process_names(self) -> list[str]:
+        return [self.process_name(a) for a in self.addresses()]
+
+    def node_dir(self, address: str) -> Path:
+        return self.ctx.state_dir / "redis" / str(self._port(address))
+
+    def ports(self) -> dict[str, int]:
+        """Client and bus ports by the names `Ports.all()` uses, for the port-in-use check."""
+        out: dict[str, int] = {}
+        for i, (port, bus) in enumerate(self._bus.items(), start=1):
+            out[f"redis[{i}]"] = port
+            out[f"redis_bus[{i}]"] = bus
+        return out
+
+    def render(self) -> None:
+        """Write every node's redis.conf (mode 600, run user); rewriting the same content is harmless."""
+        make_dir(self.ctx.user, self.ctx.state_dir / "redis")
+        for address in self.addresses():
+            port = self._port(address)
+            node_dir = make_dir(self.ctx.user, self.node_dir(address))
+            conf = render_conf(self.ctx.host, port, self._bus[port], node_dir, self.ctx.secrets.redis_password)
+            write_file(self.ctx.user, node_dir / "redis.conf", conf)
+
+    def start(self) -> None:
+        """Start every node that is not running; running ones are left alone.
+
+        All ports are checked before any node starts, so a busy port leaves nothing half-started.
+        """
+        server = find_binary("redis-server", PACKAGE)
+        stopped = [a for a in self.addresses() if self.ctx.supervisor.pid_of(self.process_name(a)) is None]
+        for address in stopped:
+            self._check_ports(address)
+        for address in stopped:
+            self._launch(server, address)
+
+    def start_node(self, address: str) -> None:
+        """Start one node again (after kill_node); a no-op while it runs."""
+        if self.ctx.supervisor.pid_of(self.process_name(address)) is None:
+            self._check_ports(address)
+            self._launch(find_binary("redis-server", PACKAGE), address)
+
+    def _check_ports(self, address: str) -> None:
+        name, port = self.process_name(address), self._port(address)
+        require_ports_free(self.ctx.host, {name: port, f"{name} cluster bus": self._bus[port]}, f"Redis node {address}")
+
+    def _launch(self, server: str, address: str) -> None:
+        node_dir = self.node_dir(address)
+        conf = node_dir / "redis.conf"
+        if not conf.exists():
+            raise StartupFailed(f"{conf} is missing: the state directory is incomplete; run 'drill down --purge'")
+        spec = ProcessSpec(name=self.process_name(address), argv=[server, str(conf)], cwd=node_dir)
+        self.ctx.supervisor.start(spec)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait for all nodes, form the cluster if it is brand new, then wait until it is fully healthy.
+
+        `timeout` is the budget for all of it. A half-formed cluster is refused rather than repaired:
+        guessing which node's view is right could silently lose data.
+        """
+        deadline = time.monotonic() + timeout * timeout_multiplier()
+        dead = wait_until(self._answering, _left(deadline), "all Redis nodes to answer an authenticated PING")
+        if dead:
+            self.ctx.supervisor.check_alive(self.process_name(dead), f"redis-server {dead}")
+        if self._is_fresh():
+            self._create()
+        wait_until(self._health, _left(deadline), "the Redis Cluster to be ok with 3 masters and 3 replicas")
+
+    def _is_fresh(self) -> bool:
+        """True when no node knows another or owns a slot; False when fully formed; else refuse."""
+        views: dict[str, tuple[int, int]] = {}
+        for address in self.addresses():
+            try:
+                info = parse_info(self._command(address, "CLUSTER", "INFO"))
+            except redis.RedisError as exc:
+                raise StartupFailed(f"Redis node {address} stopped answering during start-up: {exc}") from None
+            views[address] = (int(info.get("cluster_known_nodes", 0)), int(info.get("cluster_slots_assigned", 0)))
+        if all(known == 1 and slots == 0 for known, slots in views.values()):
+            return True
+        if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()):
+            return False
+        odd = {a: v for a, v in views.items() if v != (len(views), TOTAL_SLOTS)}
+        seen = ", ".join(f"{a} knows {known} node(s) and {slots} slots" for a, (known, slots) in odd.items())
+        raise StartupFailed(
+            f"the Redis Cluster is half-formed ({seen}, not {len(views)} and {TOTAL_SLOTS}); "
+            "run 'drill down --purge' and start again"
+        )
+
+    def _answering(self) -> tuple[bool, str | None]:
+        """Done when every node answers PING, or as soon as one has died (the caller reports its log)."""
+        silent = []
+        for address in self.addresses():
+            if self.ctx.supervisor.pid_of(self.process_name(address)) is None:
+                return True, address
+            try:
+                self._command(address, "PING")
+            except redis.RedisError as exc:
+                silent.append(f"{address}: {exc}")
+        return not silent, "; ".join(silent) or None
+
+    def _create(self) -> None:
+        """Join the six fresh nodes: redis-cli assigns slots, pairs replicas and waits for agreement."""
+        cli = find_binary("redis-cli", CLI_PACKAGE)
+        argv = [cli, "--cluster", "create", *self.addresses(), "--cluster-replicas", "1", "--cluster-yes"]
+        run_tool(
+            self.ctx.user, argv, "creating the Redis Cluster", env={"REDISCLI_AUTH": self.ctx.secrets.redis_password}
+        )
+
+    def _health(self) -> tuple[bool, str]:
+        """Every node says ok, all slots are served and each master has one replica with its link up."""
+        problems = []
+        for address in self.addresses():
+            try:
+                state = parse_info(self._command(address, "CLUSTER", "INFO")).get("cluster_state")
+            except redis.RedisError as exc:
+                state = str(exc)
+            if state != "ok":
+                problems.append(f"{address} cluster_state {state}")
+        status = self.status()
+        if status.slots_covered != TOTAL_SLOTS:
+            problems.append(f"{status.slots_covered}/{TOTAL_SLOTS} slots covered")
+        masters = [n for n in status.nodes if n.role == "master" and n.slots and n.connected]
+        if len(masters) != MASTERS:
+            problems.append(f"{len(masters)} serving masters")
+        for master in masters:
+            replicas = [n for n in status.nodes if n.master_id == master.node_id and n.connected]
+            linked = [r for r in replicas if self._link_up(r.address)]
+            if len(linked) != 1:
+                problems.append(f"master {master.address} has {len(linked)} replica(s) with the link up")
+        return not problems, "; ".join(problems) or "ok"
+
+    def _link_up(self, address: str) -> bool:
+        try:
+            with self.client(address) as r:
+                return r.info("replication").get("master_link_status") == "up"
+        except redis.RedisError:
+            return False
+
+    def status(self) -> RedisStatus:
+        """The cluster as seen by the first reachable node whose cluster_state is ok (else any reachable one).
+
+        A node that just restarted may still hold a stale view, so an `ok` view is preferred. With no
+        node reachable, cluster_state is "unreachable" and there are no nodes.
+        """
+        fallback: RedisStatus | None = None
+        for address in self.addresses():
+            try:
+                text = self._command(address, "CLUSTER", "NODES")
+                info = parse_info(self._command(address, "CLUSTER", "INFO"))
+            except redis.RedisError:
+                continue
+            seen = RedisStatus(parse_cluster_nodes(text), info.get("cluster_state", "fail"), covered_slots(text))
+            if seen.cluster_state == "ok":
+                return seen
+            fallback = fallback or seen
+        return fallback or RedisStatus(nodes=[], cluster_state="unreachable", slots_covered=0)
+
+    def client(self, address: str, timeout: float = 2.0) -> redis.Redis:
+        """An authenticated client for one node, without redis-py's silent retries (drills measure outages)."""
+        return redis.Redis(
+            host=self.ctx.host,
+            port=self._port(address),
+            password=self.ctx.secrets.redis_password,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            decode_responses=True,
+            retry=Retry(NoBackoff(), 0),
+        )
+
+    def _command(self, address: str, *args: str) -> str:
+        with self.client(address) as r:
+            return r.execute_command(*args)  # "CLUSTER", "NODES": no redis-py parsing of the reply
+
+    def kill_node(self, address: str) -> None:
+        """SIGKILL the node's whole tree at once, like a pod being killed; returns once nothing is left."""
+        node_dir = self.node_dir(address)
+        self.ctx.supervisor.signal_under(node_dir, signal.SIGKILL)
+
+        def gone() -> tuple[bool, list[int]]:
+            left = self.ctx.supervisor.pids_under(node_dir)
+            return not left, left
+
+        wait_until(gone, 10.0, f"Redis node {address} to exit after SIGKILL", interval=0.05)
+        self.ctx.supervisor.pid_of(self.process_name(address))  # reaps our child so no zombie lingers
+
+    def freeze_node(self, address: str) -> None:
+        """SIGSTOP the node: its sockets stay open but it answers nothing, as in a hung host."""
+        self.ctx.supervisor.signal_under(self.node_dir(address), signal.SIGSTOP)
+
+    def thaw_node(self, address: str) -> None:
+        self.ctx.supervisor.signal_under(self.node_dir(address), signal.SIGCONT)
+
+
+def _left(deadline: float) -> float:
+    """What remains of a shared deadline, in the unscaled seconds wait_until expects."""
+    return max(deadline - time.monotonic(), 0.5) / timeout_multiplier()

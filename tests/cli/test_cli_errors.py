@@ -1,0 +1,80 @@
+"""Bad input ends in one clear line and a non-zero exit, never a traceback, and starts nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+DRILL = [sys.executable, "-m", "waqiti_drill.cli"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*DRILL, *args], env=env or dict(os.environ), capture_output=True, text=True, timeout=60)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
+    assert result.returncode == code, (result.returncode, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.fixture
+def state():
+    # pytest's tmp_path sits under a 0700 directory the database user cannot enter; use /tmp directly.
+    base = Path(tempfile.mkdtemp(prefix="wd-cli-", dir="/tmp"))
+    base.chmod(0o755)
+    yield base / "state"
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def test_port_in_use_is_named_and_nothing_starts(state, tmp_path):
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        cfg = tmp_path / "drill.toml"
+        cfg.write_text(f"[ports]\netcd_client = {port}\n")
+        result = run("--state-dir", str(state), "--config", str(cfg), "up")
+    assert_one_line_error(result, 4, f"port {port}", "etcd_client", "already in use")
+    assert not (state / "run").exists() or not list((state / "run").glob("*.pid"))
+
+
+def test_foreign_state_directory_is_refused(tmp_path):
+    (tmp_path / "precious.txt").write_text("not ours")
+    result = run("--state-dir", str(tmp_path), "up")
+    assert_one_line_error(result, 5, "not created by waqiti-drill")
+    assert (tmp_path / "precious.txt").read_text() == "not ours"
+
+
+def test_missing_binary_names_the_package(state):
+    env = dict(os.environ, PATH="/nonexistent")
+    result = run("--state-dir", str(state), "up", env=env)
+    assert_one_line_error(result, 3, "not found: install the Debian package")
+
+
+def test_bad_config_names_the_file(state, tmp_path):
+    cfg = tmp_path / "drill.toml"
+    cfg.write_text("[ports]\nredis = [1]\n")
+    result = run("--state-dir", str(state), "--config", str(cfg), "up")
+    assert_one_line_error(result, 2, str(cfg), "'redis' must be a list of 6 ports")
+
+
+def test_status_without_a_stack(state):
+    result = run("--state-dir", str(state), "status")
+    assert_one_line_error(result, 5, "run 'drill up' first")
+
+
+def test_down_without_a_stack_is_a_no_op(state):
+    result = run("--state-dir", str(state), "down")
+    assert result.returncode == 0 and "nothing to stop" in result.stdout

@@ -1,0 +1,1 @@
+"""Shared test configuration: nothing here starts a server (see tests/integration/conftest.py)."""

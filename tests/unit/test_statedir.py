@@ -1,0 +1,44 @@
+import dataclasses
+import json
+
+import pytest
+
+from waqiti_drill.config import Ports, Settings
+from waqiti_drill.errors import StateDirError
+from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
+
+
+def test_new_directory_gets_a_marker(tmp_path):
+    s = Settings(state_dir=tmp_path / "st")
+    ensure_state_dir(s)
+    data = read_marker(s.state_dir)
+    assert data["tool"] == "waqiti-drill" and data["ports"]["haproxy_rw"] == 25432
+    ensure_state_dir(s)  # idempotent
+
+
+def test_foreign_directory_is_refused(tmp_path):
+    (tmp_path / "somebody-elses-file").write_text("x")
+    with pytest.raises(StateDirError, match="was not created by waqiti-drill"):
+        ensure_state_dir(Settings(state_dir=tmp_path))
+
+
+def test_stale_layout_is_refused(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps({"tool": "waqiti-drill", "layout": 0, "ports": {}}))
+    with pytest.raises(StateDirError, match="drill down --purge"):
+        ensure_state_dir(Settings(state_dir=tmp_path))
+
+
+def test_changed_ports_are_refused(tmp_path):
+    ensure_state_dir(Settings(state_dir=tmp_path))
+    moved = Settings(state_dir=tmp_path, ports=dataclasses.replace(Ports(), haproxy_rw=26000))
+    with pytest.raises(StateDirError, match="haproxy_rw=25432, now 26000"):
+        ensure_state_dir(moved)
+
+
+def test_second_holder_of_the_lock_fails_at_once(tmp_path):
+    with (
+        state_lock(tmp_path, "drill up"),
+        pytest.raises(StateDirError, match="locked by 'drill up'"),
+        state_lock(tmp_path, "drill down"),
+    ):
+        pass
