@@ -66,7 +66,7 @@ class BackupInfo:
     wal_start: str
     wal_stop: str
     size_bytes: int  # database size backed up
-    repo_size_bytes: int  # what it occupies in the repository (compressed, encrypted)
+    repo_size_bytes: int  # what this set adds to the repository (compressed, encrypted; pgBackRest's delta)
     prior: str | None  # the backup it depends on (incr/diff)
 
 

@@ -104,7 +104,7 @@ def _slot_range(token: str) -> list[int]:
 
 def parse_cluster_nodes(text: str) -> list[RedisNode]:
     """Parse CLUSTER NODES output into RedisNode records (addresses without the @bus part)."""
-    return [node for node, _ in _entries(text)]
+    return sorted((node for node, _ in _entries(text)), key=lambda n: n.address)
 
 
 def covered_slots(text: str) -> int:

@@ -1,0 +1,285 @@
+"""pgBackRest against the embedded object store: per-member configs, backups, retention, listing.
+
+Each PostgreSQL member gets its own config whose `pg1` is that member, so the archive_command and
+restore_command of whichever member is primary point at itself; all share one S3 repository. The
+repository is encrypted by pgBackRest (aes-256-cbc) and, underneath, by the bucket's SSE-S3 default.
+Secrets live only in the mode-600 config files and the libpq password file, never in argv.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+from pathlib import Path
+from typing import cast
+
+from waqiti_drill.config import Settings
+from waqiti_drill.errors import CommandFailed, InvalidConfig, StateDirError
+from waqiti_drill.platform.base import BackupInfo, BackupType
+from waqiti_drill.platform.local.commands import run_tool
+from waqiti_drill.platform.local.context import LocalContext, find_binary
+from waqiti_drill.platform.local.layout import MemberLocation, pgpass_path
+from waqiti_drill.platform.local.runas import make_dir, write_file
+from waqiti_drill.platform.local.tls import tls_files
+from waqiti_drill.secrets import Secrets
+
+PACKAGE = "the Debian package pgbackrest (apt-get install pgbackrest)"
+REPO_PATH = "/pgbackrest"
+VERIFY_SCHEDULE = "0 4 * * *"  # daily repository validation, after the Sunday full has finished
+
+
+def repo_dir(settings: Settings) -> Path:
+    return settings.state_dir / "pgbackrest"
+
+
+def config_path(settings: Settings, member_name: str) -> Path:
+    return repo_dir(settings) / f"{member_name}.conf"
+
+
+def _value(name: str, value: object) -> str:
+    """One config value; a line break would let a value inject further options, so refuse it."""
+    text = str(value)
+    if "\n" in text or "\r" in text or text != text.strip():
+        raise InvalidConfig(f"pgBackRest option {name}: value must be one line without surrounding spaces")
+    return text
+
+
+def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, process_max: int = 2) -> str:
+    """The pgbackrest.conf for `member` (pure). Retention: fulls by time, 90 days; WAL follows the fulls."""
+    base, b = repo_dir(settings), settings.backup
+    options = {
+        "repo1-type": "s3",
+        "repo1-path": REPO_PATH,
+        "repo1-s3-bucket": b.bucket,
+        "repo1-s3-endpoint": "localhost",  # the certificate's DNS name; pgBackRest rejects 127.0.0.1
+        "repo1-storage-port": settings.ports.s3,
+        "repo1-s3-region": "us-east-1",
+        "repo1-s3-key": secrets.s3_access_key,
+        "repo1-s3-key-secret": secrets.s3_secret_key,
+        "repo1-s3-uri-style": "path",
+        "repo1-storage-ca-file": tls_files(settings.state_dir).ca_cert,
+        "repo1-cipher-type": b.cipher_type,
+        "repo1-cipher-pass": secrets.backup_cipher_pass,
+        "repo1-retention-full-type": "time",
+        "repo1-retention-full": b.full_retention_days,
+        "compress-type": "zst",
+        "process-max": process_max,
+        "log-path": base / "log" / member.name,
+        "lock-path": base / "lock",  # shared: one backup at a time across members
+        "spool-path": base / "spool" / member.name,
+        "log-level-console": "warn",
+        "log-level-file": "info",
+        "start-fast": "y",
+    }
+    stanza = {
+        "pg1-path": member.data_dir,
+        "pg1-port": member.port,
+        "pg1-socket-path": member.socket_dir,
+        "pg1-user": "postgres",
+    }
+    lines = [f"# pgBackRest for member {member.name}; written by waqiti-drill, do not edit", "[global]"]
+    lines += [f"{k}={_value(k, v)}" for k, v in options.items()]
+    lines += ["", f"[{b.stanza}]"]
+    lines += [f"{k}={_value(k, v)}" for k, v in stanza.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _cron_fields(expr: str) -> str:
+    if len(expr.split()) != 5:
+        raise InvalidConfig(f"backup schedule '{expr}' is not a 5-field cron expression")
+    return expr
+
+
+def render_crontab(settings: Settings, members: list[MemberLocation], pgbackrest: str, user: str) -> str:
+    """The spec's schedule in /etc/cron.d terms (pure). Documentation only: nothing runs cron here."""
+    b = settings.backup
+    full, incr, verify = (_cron_fields(e) for e in (b.full_schedule, b.incr_schedule, VERIFY_SCHEDULE))
+    cmd = f"{pgbackrest} --stanza={b.stanza}"
+    lines = [
+        f"# pgBackRest schedule for stanza '{b.stanza}' (/etc/cron.d format, times in UTC).",
+        "# Documentation only: nothing installs or runs this file; the harness runs backups on demand.",
+        "# Every member carries the backup lines; pgBackRest refuses to back up from a standby",
+        "# ('unable to find primary cluster'), so only the current primary's job does the work.",
+        "SHELL=/bin/sh",
+        "CRON_TZ=UTC",
+        f"PGPASSFILE={pgpass_path(settings)}",
+        f"# weekly full, kept {b.full_retention_days} days (repo1-retention-full-type=time); "
+        "WAL is kept back to the oldest full",
+    ]
+    lines += [f"{full} {user} {cmd} --config={config_path(settings, m.name)} --type=full backup" for m in members]
+    lines.append(
+        f"# incremental every 6 hours, kept {b.incr_retention_days} days: pgBackRest cannot express that, so "
+        "the harness expires old incremental chains (BackupRepo.expire_incrementals)"
+    )
+    lines += [f"{incr} {user} {cmd} --config={config_path(settings, m.name)} --type=incr backup" for m in members]
+    if members:
+        lines.append("# daily validation: every file in the repository is read back and checked")
+        lines.append(f"{verify} {user} {cmd} --config={config_path(settings, members[0].name)} verify")
+    return "\n".join(lines) + "\n"
+
+
+def _iso(epoch: int | None) -> str:
+    if epoch is None:
+        return ""
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _backup_info(raw: dict) -> BackupInfo:
+    info, archive, ts = raw.get("info", {}), raw.get("archive") or {}, raw.get("timestamp", {})
+    repo = info.get("repository", {})
+    return BackupInfo(
+        type=cast(BackupType, raw["type"]),
+        label=raw["label"],
+        start=_iso(ts.get("start")),
+        stop=_iso(ts.get("stop")),
+        wal_start=archive.get("start") or "",
+        wal_stop=archive.get("stop") or "",
+        size_bytes=int(info.get("size") or 0),
+        repo_size_bytes=int(repo.get("delta") or repo.get("size") or 0),
+        prior=raw.get("prior"),
+    )
+
+
+def parse_info(json_text: str, stanza: str = "waqiti") -> list[BackupInfo]:
+    """Backup sets of `stanza`, oldest first, from `pgbackrest info --output=json` (pure)."""
+    try:
+        data = json.loads(json_text)
+    except json.JSONDecodeError as exc:
+        raise CommandFailed(f"pgbackrest info: output is not JSON ({exc})") from None
+    for entry in data:
+        if entry.get("name") == stanza:
+            return [_backup_info(b) for b in entry.get("backup", [])]
+    return []
+
+
+def _parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
+def incrementals_to_expire(backups: list[BackupInfo], now: dt.datetime, keep_days: int) -> list[str]:
+    """Labels to pass to `pgbackrest expire --set` so incrementals older than `keep_days` go (pure).
+
+    Expiring a set also expires every set that depends on it, so an incremental qualifies only when
+    it and all its dependents stopped before the cutoff; of a qualifying chain only the oldest
+    qualifying link is returned (expiring it takes the rest). Fulls and diffs are never chosen.
+    """
+    cutoff = (now if now.tzinfo else now.replace(tzinfo=dt.UTC)) - dt.timedelta(days=keep_days)
+    by_label = {b.label: b for b in backups}
+    children: dict[str, list[str]] = {}
+    for b in backups:
+        if b.prior:
+            children.setdefault(b.prior, []).append(b.label)
+
+    def chain_is_old(label: str) -> bool:
+        pending = [label]
+        while pending:
+            current = by_label.get(pending.pop())
+            if current is None or not current.stop or _parse_iso(current.stop) >= cutoff:
+                return False
+            pending.extend(children.get(current.label, []))
+        return True
+
+    eligible = {b.label for b in backups if b.type == "incr" and chain_is_old(b.label)}
+    return [b.label for b in backups if b.label in eligible and b.prior not in eligible]
+
+
+def write_pgpass(ctx: LocalContext) -> Path:
+    """The libpq password file pgBackRest uses to reach PostgreSQL as `postgres` (mode 600)."""
+    path = pgpass_path(ctx.settings)
+    if not path.parent.exists():
+        make_dir(ctx.user, path.parent, 0o700)
+    password = ctx.secrets.superuser_password.replace("\\", "\\\\").replace(":", "\\:")
+    return write_file(ctx.user, path, f"*:*:*:postgres:{password}\n", 0o600)
+
+
+class BackupRepo:
+    """The shared pgBackRest repository, driven through the config of a chosen member."""
+
+    def __init__(self, ctx: LocalContext) -> None:
+        self.ctx = ctx
+        self.dir = repo_dir(ctx.settings)
+        self.stanza = ctx.settings.backup.stanza
+
+    @property
+    def binary(self) -> str:
+        return find_binary("pgbackrest", PACKAGE)
+
+    def config_path(self, member: MemberLocation) -> Path:
+        return config_path(self.ctx.settings, member.name)
+
+    def _command(self, member: MemberLocation, verb: str) -> str:
+        # PostgreSQL runs these through the shell and expands %-escapes: quote paths and double any '%'
+        conf = shlex.quote(str(self.config_path(member))).replace("%", "%%")
+        return f"{shlex.quote(self.binary)} --config={conf} --stanza={self.stanza} {verb}"
+
+    def archive_command(self, member: MemberLocation) -> str:
+        return self._command(member, "archive-push %p")
+
+    def restore_command(self, member: MemberLocation) -> str:
+        return self._command(member, 'archive-get %f "%p"')
+
+    def render(self, members: list[MemberLocation]) -> None:
+        """Write every member's config, the directories pgBackRest needs, and the schedule crontab."""
+        user, process_max = self.ctx.user, max(1, min(4, os.cpu_count() or 1))
+        for sub in ("", "log", "lock", "spool"):
+            make_dir(user, self.dir / sub, 0o700)
+        for m in members:
+            make_dir(user, self.dir / "log" / m.name, 0o700)
+            make_dir(user, self.dir / "spool" / m.name, 0o700)
+            text = render_config(self.ctx.settings, self.ctx.secrets, m, process_max)
+            write_file(user, self.config_path(m), text, 0o600)
+        crontab = render_crontab(self.ctx.settings, members, self.binary, self.ctx.user.name)
+        write_file(user, self.dir / "schedule.crontab", crontab, 0o644)
+
+    def _run(self, conf: Path, args: list[str], what: str, timeout: float = 300.0) -> str:
+        argv = [self.binary, f"--config={conf}", f"--stanza={self.stanza}", *args]
+        env = {"PGPASSFILE": str(pgpass_path(self.ctx.settings))}
+        return run_tool(self.ctx.user, argv, what, env=env, cwd=self.dir, timeout=timeout).stdout
+
+    def _any_config(self) -> Path:
+        """Repository-only commands (info, expire, verify) work through any member's config."""
+        found = sorted(self.dir.glob("*.conf"))
+        if not found:
+            raise StateDirError(f"no pgBackRest configuration in {self.dir}; run 'drill up' first")
+        return found[0]
+
+    def stanza_create(self, primary: MemberLocation) -> None:
+        """Create the stanza in the repository; a no-op when it exists and matches the cluster."""
+        self._run(self.config_path(primary), ["stanza-create"], "pgbackrest stanza-create")
+
+    def check(self, primary: MemberLocation) -> None:
+        """Switch WAL on the primary and wait for the segment to reach the repository."""
+        self._run(self.config_path(primary), ["check"], "pgbackrest check")
+
+    def backup(self, kind: BackupType, primary: MemberLocation, timeout: float = 3600.0) -> BackupInfo:
+        """Take a full/incr/diff backup from `primary`; returns the new set."""
+        before = {b.label for b in self.list_backups()}
+        self._run(self.config_path(primary), [f"--type={kind}", "backup"], f"pgbackrest {kind} backup", timeout)
+        new = [b for b in self.list_backups() if b.label not in before]
+        if not new:
+            raise CommandFailed(f"pgbackrest {kind} backup reported success but no new backup set is listed")
+        return new[-1]
+
+    def info_json(self) -> str:
+        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info")
+
+    def list_backups(self) -> list[BackupInfo]:
+        return parse_info(self.info_json(), self.stanza)
+
+    def expire(self) -> None:
+        """Apply the configured retention (fulls older than 90 days, and the WAL only they needed)."""
+        self._run(self._any_config(), ["expire"], "pgbackrest expire")
+
+    def expire_incrementals(self, now: dt.datetime | None = None, keep_days: int | None = None) -> list[str]:
+        """Expire incremental chains older than the spec's 7 days; returns the labels passed to --set."""
+        keep = self.ctx.settings.backup.incr_retention_days if keep_days is None else keep_days
+        labels = incrementals_to_expire(self.list_backups(), now or dt.datetime.now(dt.UTC), keep)
+        for label in labels:
+            self._run(self._any_config(), [f"--set={label}", "expire"], f"pgbackrest expire --set={label}")
+        return labels
+
+    def verify(self) -> str:
+        """Read back and check every file in the repository (the daily validation job)."""
+        return self._run(self._any_config(), ["verify"], "pgbackrest verify", timeout=3600.0)
