@@ -36,7 +36,8 @@ def wait_until(
     A probe that raises counts as not-yet, and its error becomes what was last seen, so a server
     that is still starting does not abort the wait.
     """
-    deadline = time.monotonic() + timeout * timeout_multiplier()
+    timeout = timeout * timeout_multiplier()
+    deadline = time.monotonic() + timeout
     seen: object = "nothing yet"
     while True:
         try:
@@ -47,5 +48,5 @@ def wait_until(
         except Exception as exc:  # noqa: BLE001 - a failing probe is an observation, not an abort
             seen = f"{type(exc).__name__}: {exc}"
         if time.monotonic() >= deadline:
-            raise WaitTimeout(f"timed out after {timeout:g}s waiting for {describe}; last saw: {seen}")
+            raise WaitTimeout(f"timed out after {timeout:.3g}s waiting for {describe}; last saw: {seen}")
         time.sleep(interval)

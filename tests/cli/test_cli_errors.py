@@ -50,11 +50,19 @@ def test_port_in_use_is_named_and_nothing_starts(state, tmp_path):
     assert not (state / "run").exists() or not list((state / "run").glob("*.pid"))
 
 
-def test_foreign_state_directory_is_refused(tmp_path):
-    (tmp_path / "precious.txt").write_text("not ours")
-    result = run("--state-dir", str(tmp_path), "up")
+def test_foreign_state_directory_is_refused(state):
+    state.mkdir()
+    (state / "precious.txt").write_text("not ours")
+    result = run("--state-dir", str(state), "up")
     assert_one_line_error(result, 5, "not created by waqiti-drill")
-    assert (tmp_path / "precious.txt").read_text() == "not ours"
+    assert [p.name for p in state.iterdir()] == ["precious.txt"]
+
+
+def test_unreachable_state_directory_is_refused_when_root(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root switches to the database user")
+    result = run("--state-dir", str(tmp_path / "state"), "up")
+    assert_one_line_error(result, 5, "not reachable by user 'postgres'")
 
 
 def test_missing_binary_names_the_package(state):

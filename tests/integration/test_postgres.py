@@ -21,7 +21,13 @@ def test_three_members_one_primary_one_sync_standby(stack):
 
 
 def test_synchronous_commit_is_in_force_on_the_primary(stack):
-    with psycopg.connect(**stack.platform().postgres_connect_kwargs(), autocommit=True) as conn:
+    from waqiti_drill.platform.local.layout import member
+    from waqiti_drill.platform.local.pgroles import superuser_connect
+
+    platform = stack.platform()
+    primary = next(m.name for m in platform.postgres_members() if m.role == "primary")
+    # pg_stat_replication hides sync_state from unprivileged roles: ask as the superuser.
+    with superuser_connect(platform.context(), member(stack.settings, primary)) as conn:
         names = conn.execute("SHOW synchronous_standby_names").fetchone()[0]
         rows = conn.execute("SELECT application_name, sync_state FROM pg_stat_replication").fetchall()
         assert conn.execute("SHOW synchronous_commit").fetchone()[0] == "on"

@@ -143,6 +143,11 @@ class RedisCluster:
     def process_names(self) -> list[str]:
         return [self.process_name(a) for a in self.addresses()]
 
+    @property
+    def create_dir(self) -> Path:
+        """Working directory of `redis-cli --cluster create`, so that process can be found later."""
+        return self.ctx.state_dir / "redis" / "create"
+
     def node_dir(self, address: str) -> Path:
         return self.ctx.state_dir / "redis" / str(self._port(address))
 
@@ -203,6 +208,8 @@ class RedisCluster:
         dead = wait_until(self._answering, _left(deadline), "all Redis nodes to answer an authenticated PING")
         if dead:
             self.ctx.supervisor.check_alive(self.process_name(dead), f"redis-server {dead}")
+        # A creator left running by a harness that died must not race the one we may start.
+        self.ctx.supervisor.kill_everything_under(self.create_dir)
         if self._is_fresh():
             self._create()
         wait_until(self._health, _left(deadline), "the Redis Cluster to be ok with 3 masters and 3 replicas")
@@ -220,10 +227,16 @@ class RedisCluster:
             return True
         if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()):
             return False
+        keys = {a: int(self._command(a, "DBSIZE")) for a in self.addresses()}
+        if not any(keys.values()):
+            for address in self.addresses():
+                self._command(address, "CLUSTER", "RESET", "HARD")
+            return True
         odd = {a: v for a, v in views.items() if v != (len(views), TOTAL_SLOTS)}
         seen = ", ".join(f"{a} knows {known} node(s) and {slots} slots" for a, (known, slots) in odd.items())
         raise StartupFailed(
-            f"the Redis Cluster is half-formed ({seen}, not {len(views)} and {TOTAL_SLOTS}); "
+            f"the Redis Cluster is half-formed ({seen}, not {len(views)} and {TOTAL_SLOTS}) and holds "
+            f"{sum(keys.values())} key(s); "
             "run 'drill down --purge' and start again"
         )
 
@@ -243,8 +256,13 @@ class RedisCluster:
         """Join the six fresh nodes: redis-cli assigns slots, pairs replicas and waits for agreement."""
         cli = find_binary("redis-cli", CLI_PACKAGE)
         argv = [cli, "--cluster", "create", *self.addresses(), "--cluster-replicas", "1", "--cluster-yes"]
+        make_dir(self.ctx.user, self.create_dir)
         run_tool(
-            self.ctx.user, argv, "creating the Redis Cluster", env={"REDISCLI_AUTH": self.ctx.secrets.redis_password}
+            self.ctx.user,
+            argv,
+            "creating the Redis Cluster",
+            env={"REDISCLI_AUTH": self.ctx.secrets.redis_password},
+            cwd=self.create_dir,  # so a harness crash's leftover creator can be found and stopped
         )
 
     def _health(self) -> tuple[bool, str]:

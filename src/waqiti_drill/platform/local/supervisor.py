@@ -143,7 +143,11 @@ class Supervisor:
         return pids
 
     def stop(self, names: list[str], grace: float) -> None:
-        """SIGTERM `names` together, wait up to `grace` seconds, then SIGKILL what is left."""
+        """SIGTERM `names` together, wait up to `grace` seconds, then SIGKILL what is left.
+
+        What is left includes every process under each one's working directory, so a postmaster that
+        Patroni started in a session of its own goes with it, as it would with its pod.
+        """
         pids = [pid for pid in (self.pid_of(n) for n in names) if pid]
         for pid in pids:
             _signal_group(pid, signal.SIGCONT)  # a frozen process cannot act on SIGTERM
@@ -155,7 +159,17 @@ class Supervisor:
             pid = self.pid_of(name)
             if pid:
                 _signal_group(pid, signal.SIGKILL)
+            cwd = self._recorded_cwd(name)
+            if cwd is not None:
+                self.kill_everything_under(cwd)
             self._pidfile(name).unlink(missing_ok=True)
+
+    def _recorded_cwd(self, name: str) -> Path | None:
+        try:
+            cwd = json.loads(self._pidfile(name).read_text()).get("cwd")
+        except (OSError, json.JSONDecodeError):
+            return None
+        return Path(cwd) if cwd else None
 
     def kill_everything_under(self, path: Path, timeout: float = 5.0) -> None:
         """SIGKILL every process under `path` until none is left (children may appear while we kill)."""

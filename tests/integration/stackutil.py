@@ -1,0 +1,50 @@
+"""Helpers to run `drill` against a stack of the tests' own, on shifted ports in a /tmp state directory."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from waqiti_drill.config import Ports, load_settings
+
+DRILL = [sys.executable, "-m", "waqiti_drill.cli"]
+
+
+def shifted_ports_toml(offset: int) -> str:
+    lines = ["[ports]"]
+    for f in dataclasses.fields(Ports):
+        value = getattr(Ports(), f.name)
+        if isinstance(value, tuple):
+            lines.append(f"{f.name} = [{', '.join(str(v + offset) for v in value)}]")
+        else:
+            lines.append(f"{f.name} = {value + offset}")
+    return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass
+class StackUnderTest:
+    env: dict[str, str]
+    state_dir: Path
+    config: Path
+
+    def drill(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*DRILL, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+
+    @property
+    def settings(self):  # noqa: ANN201
+        return load_settings(str(self.state_dir), str(self.config))
+
+    def platform(self):  # noqa: ANN201
+        from waqiti_drill.platform.local.stack import LocalPlatform
+
+        return LocalPlatform(self.settings)
+
+
+def new_state_dir(prefix: str) -> Path:
+    # mkdtemp makes a 0700 directory the database user could not enter; the stack lives inside it.
+    base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    base.chmod(0o755)
+    return base
