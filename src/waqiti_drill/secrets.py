@@ -25,6 +25,7 @@ ENV_NAMES: dict[str, str | None] = {
     "superuser_password": None,
     "replication_password": None,
     "rewind_password": None,
+    "patroni_rest_password": None,
     "s3_kek_hex": None,
 }
 
@@ -39,6 +40,7 @@ class Secrets:
     superuser_password: str
     replication_password: str
     rewind_password: str
+    patroni_rest_password: str  # guards the Patroni REST API's write endpoints (switchover, restart)
     s3_kek_hex: str  # key-encryption key for the object store's SSE-S3
 
     def values(self) -> list[str]:

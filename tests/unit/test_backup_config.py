@@ -34,6 +34,7 @@ def make_secrets(**overrides: str) -> Secrets:
         superuser_password="super-pw",
         replication_password="repl-pw",
         rewind_password="rewind-pw",
+        patroni_rest_password="rest-pw",
         s3_kek_hex=KEK,
     )
     values.update(overrides)

@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 import hashlib
 import hmac
 from pathlib import Path
@@ -13,7 +14,7 @@ from waqiti_drill.platform.local.pgroles import scram_verifier
 from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.secrets import Secrets
 
-SECRETS = Secrets(*(f"s3cr3t-{i}" for i in range(9)))
+SECRETS = Secrets(*(f"s3cr3t-{i}" for i in range(len(dataclasses.fields(Secrets)))))
 
 
 def render(member_index: int = 0) -> dict:

@@ -6,8 +6,10 @@ TLS on every TCP connection (hostssl only, TLS 1.2 minimum) and SCRAM passwords.
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from waqiti_drill.config import Settings
-from waqiti_drill.errors import InvalidConfig, MissingBinary
+from waqiti_drill.errors import CommandFailed, InvalidConfig, MissingBinary
 from waqiti_drill.platform.base import PgMember, PgRole
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
 from waqiti_drill.platform.local.layout import MemberLocation, members
@@ -69,7 +71,11 @@ def render_patroni_config(
         "scope": settings.scope,
         "name": member.name,
         "log": {"level": "INFO"},
-        "restapi": {"listen": f"{host}:{member.rest_port}", "connect_address": f"{host}:{member.rest_port}"},
+        "restapi": {
+            "listen": f"{host}:{member.rest_port}",
+            "connect_address": f"{host}:{member.rest_port}",
+            "authentication": {"username": "drill", "password": secrets.patroni_rest_password},
+        },
         "etcd3": {"hosts": [f"{host}:{settings.ports.etcd_client}"]},
         "bootstrap": {
             "dcs": {
@@ -203,6 +209,24 @@ class PatroniCluster:
         url = f"http://{self.ctx.host}:{member.rest_port}{path}"
         with urllib.request.urlopen(url, timeout=2) as resp:
             return json.loads(resp.read())
+
+    def switchover(self, candidate: str | None) -> None:
+        """A planned switchover through Patroni (the analogue of `kubectl cnpg promote`)."""
+        primary = self.primary()
+        body: dict[str, str] = {"leader": primary.name}
+        if candidate:
+            body["candidate"] = candidate
+        url = f"http://{self.ctx.host}:{primary.rest_port}/switchover"
+        token = base64.b64encode(f"drill:{self.ctx.secrets.patroni_rest_password}".encode()).decode()
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Authorization": f"Basic {token}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as resp:
+                resp.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace").strip()
+            raise CommandFailed(f"switchover from {primary.name} to {candidate or 'any'} refused: {detail}") from None
 
     def cluster_view(self) -> list[PgMember]:
         """The members as Patroni's /cluster endpoint of the first answering member reports them."""

@@ -35,6 +35,7 @@ from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, 
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import ensure_tls
 from waqiti_drill.secrets import load_secrets
+from waqiti_drill.waiting import wait_until
 
 STOP_GRACE_SECONDS = 8.0
 
@@ -192,8 +193,15 @@ class LocalPlatform:
 
     # ----- NodeFaults --------------------------------------------------------------------------
     def kill_member(self, name: str) -> None:
-        """Patroni and the whole postgres process tree at once, like a pod kill."""
-        self.supervisor.signal_under(member(self.settings, name).base, signal.SIGKILL)
+        """Patroni and the whole postgres process tree at once, like a pod kill; returns when all are gone."""
+        base = member(self.settings, name).base
+        self.supervisor.signal_under(base, signal.SIGKILL)
+
+        def gone() -> tuple[bool, list[int]]:
+            left = self.supervisor.signal_under(base, signal.SIGKILL)
+            return not left, left
+
+        wait_until(gone, 10.0, f"every process of member {name} to exit after SIGKILL", interval=0.05)
 
     def stop_member(self, name: str) -> None:
         self.supervisor.stop([process_name(member(self.settings, name))], 30.0)
@@ -206,6 +214,11 @@ class LocalPlatform:
 
     def thaw_member(self, name: str) -> None:
         self.supervisor.signal_under(member(self.settings, name).base, signal.SIGCONT)
+
+    def switchover(self, candidate: str | None = None) -> None:
+        if candidate is not None:
+            member(self.settings, candidate)  # an unknown name fails listing the valid ones
+        self._parts()[1].switchover(candidate)
 
     def _redis(self, address: str) -> RedisCluster:
         redis = self._parts()[3]
