@@ -1,0 +1,146 @@
+"""The operation history: the one plain-data shape joining workload, faults, final read and checker.
+
+A run's history is a set of JSON-lines files (one per writer process: each Locust process, the fault
+injector, the final read). Every line is one record with a "kind":
+
+    {"kind": "op", "id": "w1:42", "proc": "w1-u3", "service": "postgres", "shard": "postgres",
+     "type": "invoke", "f": "transfer", "wall": 1764093600.123456, "mono": 5123.000001, "value": {...}}
+    {"kind": "fault", "name": "primary_freeze", "target": "pg1", "phase": "inject", "wall": ..., "mono": ...}
+    {"kind": "final", "service": "postgres", "shard": "postgres", "f": "transfer", "present": [17, 18, ...]}
+    {"kind": "final", "service": "redis", "shard": "127.0.0.1:25501", "f": "incr", "key": "c:3", "value": 41}
+    {"kind": "final_done", "wall": ..., "mono": ...}
+
+An operation is an `invoke` followed by exactly one completion with the same id: `ok` (acknowledged),
+`fail` (certainly not applied) or `info` (unknown outcome: timeouts, lost connections), as in Jepsen.
+`wall` is time.time() and `mono` time.monotonic(), which is system-wide on Linux and so comparable
+between the processes of one machine; durations are always computed on `mono`.
+
+Writers buffer (no fsync per operation) but never drop: a failed write raises, and `close()` flushes
+and fsyncs once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+OpType = Literal["invoke", "ok", "fail", "info"]
+Service = Literal["postgres", "redis"]
+FaultPhase = Literal["inject", "heal"]
+
+# Functions that change data, and so count for RTO and RPO; the rest are reads.
+WRITE_FUNCTIONS = frozenset({"transfer", "session", "incr"})
+HISTORY_GLOB = "*.jsonl"
+
+
+class HistoryError(ValueError):
+    """A history file is unusable; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    proc: str
+    service: Service
+    shard: str
+    type: OpType
+    f: str
+    wall: float
+    mono: float
+    value: dict[str, Any] = field(default_factory=dict)
+    kind: str = "op"
+
+
+@dataclass(frozen=True)
+class FaultRecord:
+    """The instant a fault took effect (or was healed), what it hit, taken by the injector itself."""
+
+    name: str
+    target: str
+    phase: FaultPhase
+    wall: float
+    mono: float
+    detail: dict[str, Any] = field(default_factory=dict)
+    kind: str = "fault"
+
+    @classmethod
+    def now(cls, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
+        return cls(name=name, target=target, phase=phase, wall=time.time(), mono=time.monotonic(), detail=detail)
+
+
+class HistoryWriter:
+    """Appends records to one JSON-lines file, buffered; every failure to write raises."""
+
+    def __init__(self, path: Path, buffer_bytes: int = 1 << 20) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh: IO[str] = open(path, "a", buffering=buffer_bytes, encoding="utf-8")  # noqa: SIM115
+        self.count = 0
+
+    def write(self, record: Operation | FaultRecord | dict[str, Any]) -> None:
+        data = record if isinstance(record, dict) else asdict(record)
+        self._fh.write(json.dumps(data, separators=(",", ":")) + "\n")
+        self.count += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh.closed:
+            return
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+
+    def __enter__(self) -> HistoryWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def history_files(path: Path) -> list[Path]:
+    """A run directory's history files (sorted), or the single file given."""
+    if path.is_dir():
+        files = sorted(path.glob(HISTORY_GLOB))
+        if not files:
+            raise HistoryError(f"{path}: no history files ({HISTORY_GLOB})")
+        return files
+    if not path.exists():
+        raise HistoryError(f"{path}: no such file or directory")
+    return [path]
+
+
+REQUIRED = {
+    "op": ("id", "service", "shard", "type", "f", "wall", "mono"),
+    "fault": ("name", "target", "phase", "wall", "mono"),
+    "final": ("service", "f"),
+    "final_done": ("wall", "mono"),
+}
+
+
+def iter_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
+    """Every record of every file, checked for shape; a bad line raises HistoryError naming file:line."""
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.endswith("\n"):
+                    raise HistoryError(f"{path}:{number}: truncated line (no newline at end of file)")
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise HistoryError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                kind = record.get("kind") if isinstance(record, dict) else None
+                if kind not in REQUIRED:
+                    raise HistoryError(f"{path}:{number}: unknown record kind {kind!r}")
+                missing = [k for k in REQUIRED[kind] if k not in record]
+                if missing:
+                    raise HistoryError(f"{path}:{number}: {kind} record lacks {', '.join(missing)}")
+                if kind == "op" and record["type"] not in ("invoke", "ok", "fail", "info"):
+                    raise HistoryError(f"{path}:{number}: unknown operation type {record['type']!r}")
+                yield record
