@@ -17,7 +17,7 @@ PROCESS = "haproxy"
 
 
 def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> str:
-    """The HAProxy configuration; checks every second, a member is out after 2 failed checks."""
+    """The HAProxy configuration: Patroni REST checks every second; dead members' sessions are cut."""
     host, ports = settings.host, settings.ports
     lines = [
         "global",
@@ -43,7 +43,10 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
             "    balance roundrobin",
             f"    option httpchk GET {check}",
             "    http-check expect status 200",
-            "    default-server inter 1s fastinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions",
+            # A member is out after 3 failed checks (a dead one in ~3 s; a frozen one, whose checks time out
+            # after 2 s each, in ~6 s) and back after one good check.
+            "    default-server inter 1s fastinter 500ms downinter 500ms fall 3 rise 1"
+            " on-marked-down shutdown-sessions",
         ]
         lines += [f"    server {m.name} {host}:{m.port} check port {m.rest_port}" for m in pg_members]
         lines.append("")
