@@ -225,7 +225,7 @@ class RedisCluster:
             views[address] = (int(info.get("cluster_known_nodes", 0)), int(info.get("cluster_slots_assigned", 0)))
         if all(known == 1 and slots == 0 for known, slots in views.values()):
             return True
-        if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()):
+        if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()) and self._paired():
             return False
         keys = {a: int(self._command(a, "DBSIZE")) for a in self.addresses()}
         if not any(keys.values()):
@@ -239,6 +239,12 @@ class RedisCluster:
             f"{sum(keys.values())} key(s); "
             "run 'drill down --purge' and start again"
         )
+
+    def _paired(self) -> bool:
+        """Every node is a master with slots or a replica: a creator killed before CLUSTER REPLICATE
+        leaves three slot-less masters, which is half-formed, not formed."""
+        nodes = self.status().nodes
+        return len(nodes) == len(self._bus) and all(n.role == "replica" or n.slots for n in nodes)
 
     def _answering(self) -> tuple[bool, str | None]:
         """Done when every node answers PING, or as soon as one has died (the caller reports its log)."""
@@ -344,7 +350,7 @@ class RedisCluster:
 
     def freeze_node(self, address: str) -> None:
         """SIGSTOP the node: its sockets stay open but it answers nothing, as in a hung host."""
-        self.ctx.supervisor.signal_under(self.node_dir(address), signal.SIGSTOP)
+        self.ctx.supervisor.freeze_under(self.node_dir(address))
 
     def thaw_node(self, address: str) -> None:
         self.ctx.supervisor.signal_under(self.node_dir(address), signal.SIGCONT)

@@ -210,7 +210,7 @@ class LocalPlatform:
         self._parts()[1].start_member(member(self.settings, name))
 
     def freeze_member(self, name: str) -> None:
-        self.supervisor.signal_under(member(self.settings, name).base, signal.SIGSTOP)
+        self.supervisor.freeze_under(member(self.settings, name).base)
 
     def thaw_member(self, name: str) -> None:
         self.supervisor.signal_under(member(self.settings, name).base, signal.SIGCONT)

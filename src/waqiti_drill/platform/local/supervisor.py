@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from waqiti_drill.errors import StartupFailed
+from waqiti_drill.errors import CommandFailed, StartupFailed
 from waqiti_drill.platform.local.runas import RunAs, make_dir
 
 
@@ -142,6 +142,23 @@ class Supervisor:
                 os.kill(pid, sig)
         return pids
 
+    def freeze_under(self, path: Path, timeout: float = 5.0) -> list[int]:
+        """SIGSTOP every process under `path` and return once all of them are stopped.
+
+        SIGSTOP takes effect asynchronously, and a frozen-in-progress postmaster may still fork a
+        backend: the snapshot is re-taken and re-signalled until every process reads as stopped in
+        /proc, so the caller's fault instant is when the member really stopped answering.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            pids = self.signal_under(path, signal.SIGSTOP)
+            running = [pid for pid in pids if _proc_state(pid) not in ("T", "t", "Z", "X", "")]
+            if not running:
+                return pids
+            if time.monotonic() > deadline:
+                raise CommandFailed(f"processes {running} under {path} did not stop within {timeout:.0f}s of SIGSTOP")
+            time.sleep(0.005)
+
     def stop(self, names: list[str], grace: float) -> None:
         """SIGTERM `names` together, wait up to `grace` seconds, then SIGKILL what is left.
 
@@ -191,3 +208,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
     except (ProcessLookupError, PermissionError):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
+
+
+def _proc_state(pid: int) -> str:
+    """The one-letter state of a process from /proc/<pid>/stat ('' when it is gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat[stat.rindex(")") + 2]
