@@ -10,6 +10,18 @@ injector, the final read). Every line is one record with a "kind":
     {"kind": "final", "service": "redis", "shard": "127.0.0.1:25501", "f": "incr", "key": "c:3", "value": 41}
     {"kind": "final_done", "wall": ..., "mono": ...}
 
+What each function carries (the checker relies on exactly these shapes):
+
+    transfer (postgres, write): invoke value {"tid": int, "from": int, "to": int, "amount": int}; tid is
+        unique in the run. final: {"f": "transfer", "present": [tid, ...]}, in chunks.
+    balance (postgres, read): invoke value {"account": int}; ok value {"balance": int}.
+    session (redis, write): invoke value {"key": "s:<proc>:<seq>"} (the key without its run prefix);
+        shard is the node that owned the key's slot when the run began. final: {"f": "session",
+        "present": [key, ...]}, in chunks.
+    incr (redis, write): invoke value {"key": "c:<n>"}; ok value {"result": int} (the counter after the
+        increment). final: {"f": "incr", "key": "c:<n>", "value": int} (0 when the key is missing).
+    final_done lists the services read back: {"kind": "final_done", "services": ["postgres", "redis"], ...}.
+
 An operation is an `invoke` followed by exactly one completion with the same id: `ok` (acknowledged),
 `fail` (certainly not applied) or `info` (unknown outcome: timeouts, lost connections), as in Jepsen.
 `wall` is time.time() and `mono` time.monotonic(), which is system-wide on Linux and so comparable
