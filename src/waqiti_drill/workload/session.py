@@ -1,0 +1,88 @@
+"""A load run as the harness drives it: prepare, start Locust, inject and record faults, stop, read back.
+
+Used by `drill load`, the drill steps and the calibration tests alike, so all of them produce the
+same run directory:
+
+    <run_dir>/targets.json            endpoints and run id given to Locust (no passwords)
+    <run_dir>/history/ops-*.jsonl     one file per Locust process
+    <run_dir>/history/faults.jsonl    fault records, written the instant each fault took effect
+    <run_dir>/history/final.jsonl     the final read-back
+    <run_dir>/locust_*.csv, locust*.log   Locust's own statistics and logs
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from waqiti_drill.history import FaultPhase, FaultRecord, HistoryWriter
+from waqiti_drill.platform.base import Platform
+from waqiti_drill.workload import final_read, runner
+from waqiti_drill.workload.runner import LoadRun, LoadSpec
+from waqiti_drill.workload.targets import WorkloadTargets
+
+
+def new_run_id() -> str:
+    """Sortable and unique: UTC time to the second plus 4 random hex digits."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(2)
+
+
+class LoadSession:
+    def __init__(self, platform: Platform, run_dir: Path, spec: LoadSpec, run_id: str | None = None) -> None:
+        spec.check()
+        self.platform = platform
+        self.run_dir = run_dir
+        self.spec = spec
+        self.run_id = run_id or new_run_id()
+        self.targets: WorkloadTargets | None = None
+        self.load: LoadRun | None = None
+        self._passwords = (str(platform.postgres_connect_kwargs()["password"]), platform.redis_password())
+
+    @property
+    def history_dir(self) -> Path:
+        return self.run_dir / "history"
+
+    def start(self) -> LoadSession:
+        self.targets = runner.prepared_targets(self.platform, self.run_id, self.run_dir)
+        if "redis" not in self.spec.services:
+            self.targets = dataclasses.replace(self.targets, redis_nodes=[])
+        targets_file = self.targets.save(self.run_dir / "targets.json")
+        self.load = runner.start(targets_file, self.run_dir, self.spec, *self._passwords)
+        self.load.wait_ready(self.history_dir)
+        return self
+
+    def record_fault(self, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
+        """Append a fault record now; it is fsynced at once (a fault record must survive a crash)."""
+        record = FaultRecord.now(name, target, phase, **detail)
+        with HistoryWriter(self.history_dir / "faults.jsonl") as out:
+            out.write(record)
+        return record
+
+    def stop(self) -> None:
+        if self.load is not None and self.load.alive():
+            self.load.stop()
+        elif self.load is not None:
+            self.load.check_exit()
+
+    def read_back(self, timeout: float = 120.0) -> Path:
+        assert self.targets is not None, "start() first"
+        return final_read.read_back(self.targets, *self._passwords, services=self.spec.services, timeout=timeout)
+
+    def __enter__(self) -> LoadSession:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.load is None:
+            return
+        if kind is None:
+            self.stop()
+        else:  # the caller already failed: stop Locust without masking that error
+            try:
+                self.load.stop()
+            except Exception:  # noqa: BLE001
+                self.load.stop_quietly()
+
