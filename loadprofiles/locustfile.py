@@ -141,8 +141,9 @@ class LedgerUser(RecordingUser):
         self.client.discard()
 
     def two_accounts(self) -> tuple[int, int]:
-        src, dst = random.sample(range(1, TARGETS.accounts + 1), 2)
-        return src, dst
+        src = random.randint(1, TARGETS.accounts)
+        dst = random.randint(1, TARGETS.accounts - 1)
+        return src, dst + (dst >= src)
 
 
 class LedgerWriter(LedgerUser):

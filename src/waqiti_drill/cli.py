@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from waqiti_drill.config import Settings, load_settings
-from waqiti_drill.errors import DrillError
+from waqiti_drill.config import Settings, Targets, load_settings
+from waqiti_drill.errors import DrillError, InvalidConfig
 from waqiti_drill.platform.base import BackupInfo, PlatformStatus
 
 
@@ -67,6 +68,34 @@ def cmd_backups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
+    """Exit 0 when every target is met, 1 when one is missed; a history that cannot be checked is an error."""
+    from waqiti_drill.checker import MODES, check, render_table  # numpy: imported only by the command needing it
+
+    if args.mode is not None and args.mode not in MODES:
+        raise InvalidConfig(f"--mode must be one of {', '.join(MODES)}, got {args.mode!r}")
+    targets = Targets(rto_seconds=_seconds("--rto", args.rto, settings.targets.rto_seconds),
+                      rpo_seconds=_seconds("--rpo", args.rpo, settings.targets.rpo_seconds))
+    slow = _seconds("--slow", args.slow, 1.0, allow_zero=False)
+    result = check(Path(args.history), targets, slow_seconds=slow, mode=args.mode)
+    print(json.dumps(result, indent=2, allow_nan=False) if args.json else render_table(result))
+    return 0 if result["passed"] else 1
+
+
+def _seconds(flag: str, raw: str | None, default: float, allow_zero: bool = True) -> float:
+    """Numbers are parsed here rather than by argparse so a bad one is a one-line error like any other."""
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        kind = "a non-negative" if allow_zero else "a positive"
+        raise InvalidConfig(f"{flag} must be {kind} number of seconds, got {raw!r}")
+    return value
+
+
 def render_endpoints(status: PlatformStatus, settings: Settings) -> str:
     p = settings.ports
     lines = [
@@ -119,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("kind", choices=["full", "incr", "diff"])
     backups = sub.add_parser("backups", help="list the backups in the repository")
     backups.add_argument("--json", action="store_true")
+    check = sub.add_parser("check", help="measure RTO and RPO from a run's history; exits 1 when a target is missed")
+    check.add_argument("history", help="a run directory of *.jsonl history files, or one file")
+    check.add_argument("--json", action="store_true", help="print the full result as JSON")
+    check.add_argument("--rto", metavar="SECONDS", help="RTO target (default: settings, 900)")
+    check.add_argument("--rpo", metavar="SECONDS", help="RPO target (default: settings, 3600)")
+    check.add_argument("--slow", metavar="SECONDS", help="an acknowledged write slower than this counts as "
+                       "affected by the outage (default 1)")
+    check.add_argument("--mode", metavar="{failover,restore}", help="how RPO is measured (default: the fault "
+                       "record's rpo_mode, else failover)")
     return parser
 
 
@@ -128,6 +166,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "status": cmd_status,
     "backup": cmd_backup,
     "backups": cmd_backups,
+    "check": cmd_check,
 }
 
 

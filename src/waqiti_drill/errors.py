@@ -51,3 +51,13 @@ class WaitTimeout(DrillError):
     """A condition was not met before its deadline; says what it waited for and what it last saw."""
 
     exit_code = 8
+
+
+class InvalidHistory(DrillError):
+    """A history cannot be checked (corrupt, incomplete or inconsistent); the message names file:line.
+
+    The checker refuses rather than guesses: a verdict computed from a history it could not fully read
+    would claim an RTO/RPO nobody measured.
+    """
+
+    exit_code = 9

@@ -38,12 +38,14 @@ CREATE TABLE IF NOT EXISTS transfers (
 
 TRANSFER_SQL = """\
 WITH moved AS (
-    UPDATE accounts SET balance = balance + CASE WHEN id = %(src)s THEN -%(amount)s ELSE %(amount)s END
-    WHERE id IN (%(src)s, %(dst)s)
+    UPDATE accounts SET balance = balance + CASE WHEN id = %(src)s::integer THEN -%(amount)s::bigint
+                                                 ELSE %(amount)s::bigint END
+    WHERE id IN (%(src)s::integer, %(dst)s::integer)
     RETURNING id
 )
 INSERT INTO transfers (run_id, tid, from_account, to_account, amount)
-SELECT %(run)s, %(tid)s, %(src)s, %(dst)s, %(amount)s WHERE (SELECT count(*) FROM moved) = 2"""
+SELECT %(run)s::text, %(tid)s::bigint, %(src)s::integer, %(dst)s::integer, %(amount)s::bigint
+WHERE (SELECT count(*) FROM moved) = 2"""
 
 BALANCE_SQL = "SELECT balance FROM accounts WHERE id = %(account)s"
 

@@ -43,6 +43,7 @@ class LoadSpec:
     wait: float = 0.01  # pause between one user's operations
     services: tuple[str, ...] = ("postgres", "redis")
     workers: int = 0
+    classes: tuple[str, ...] = ()  # a subset of the services' user classes (benchmarks); empty: all
 
     def check(self) -> None:
         if self.profile not in SHAPES:
@@ -52,9 +53,12 @@ class LoadSpec:
             raise InvalidConfig(f"unknown service(s) {unknown or self.services!r}; known: {', '.join(USER_CLASSES)}")
         if self.users < 1 or self.workers < 0 or self.wait < 0 or (self.duration is not None and self.duration <= 0):
             raise InvalidConfig("users must be >= 1, workers >= 0, wait >= 0 and duration > 0")
+        known = [name for service in self.services for name in USER_CLASSES[service]]
+        if any(c not in known for c in self.classes):
+            raise InvalidConfig(f"unknown user class(es) {list(self.classes)}; known: {', '.join(known)}")
 
     def user_classes(self) -> list[str]:
-        return [name for service in self.services for name in USER_CLASSES[service]]
+        return list(self.classes) or [name for service in self.services for name in USER_CLASSES[service]]
 
 
 @dataclass

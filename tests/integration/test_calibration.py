@@ -1,0 +1,113 @@
+"""Calibration: the checker's numbers against faults whose true effect is known in advance.
+
+- a 5 s SIGSTOP of the primary (shorter than any failover timeout) is a 5 s write outage;
+- N acknowledged transfers deleted behind the harness's back are exactly N lost writes, and RPO is
+  the deletion instant minus the acknowledgement of the oldest of them;
+- a planned switchover in synchronous mode loses nothing: 0 lost, RPO 0.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import psycopg
+import pytest
+
+from waqiti_drill.checker import check
+from waqiti_drill.config import Targets
+from waqiti_drill.platform.local.patroni import PatroniCluster
+from waqiti_drill.workload.runner import LoadSpec
+from waqiti_drill.workload.session import LoadSession
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+FREEZE_SECONDS = 5.0
+
+
+def _primary(platform) -> str:
+    return next(m.name for m in platform.postgres_members() if m.role == "primary")
+
+
+def test_a_five_second_freeze_of_the_primary_is_measured_as_five_seconds(stack, tmp_path):
+    platform = stack.platform()
+    primary = _primary(platform)
+    with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=8, services=("postgres",))) as session:
+        time.sleep(3)
+        try:
+            platform.freeze_member(primary)  # returns once every process of the member is stopped
+            fault = session.record_fault("primary_freeze", primary, "inject", seconds=FREEZE_SECONDS)
+            time.sleep(max(0.0, fault.mono + FREEZE_SECONDS - time.monotonic()))
+        finally:
+            platform.thaw_member(primary)
+        session.record_fault("primary_freeze", primary, "heal")
+        time.sleep(3)
+    session.read_back()
+    result = check(session.history_dir, Targets())
+    pg = result["services"]["postgres"]
+    assert pg["outage"] is True
+    assert pg["rto_seconds"] == pytest.approx(FREEZE_SECONDS, abs=0.25), pg
+    assert pg["lost"] == 0 and pg["unexpected"] == 0
+    assert _primary(platform) == primary, "a 5 s freeze is shorter than the failover timeout"
+    PatroniCluster(platform.context()).wait_healthy(60)
+
+
+def test_deleted_acknowledged_rows_are_reported_as_exactly_that_many_lost(stack, tmp_path):
+    platform = stack.platform()
+    deleted_count = 25
+    with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("postgres",))) as session:
+        time.sleep(4)
+        with psycopg.connect(**platform.postgres_connect_kwargs(), autocommit=True) as conn:
+            # Rows committed more than a second ago: their acknowledgements are certainly recorded.
+            rows = conn.execute(
+                "DELETE FROM transfers WHERE run_id = %(run)s AND tid IN (SELECT tid FROM transfers "
+                "WHERE run_id = %(run)s AND created_at < clock_timestamp() - interval '1 second' "
+                "ORDER BY random() LIMIT %(n)s) RETURNING tid",
+                {"run": session.run_id, "n": deleted_count},
+            ).fetchall()
+        fault = session.record_fault("rows_deleted", "transfers", "inject", rows=len(rows))
+        time.sleep(2)
+    session.read_back()
+    deleted = {row[0] for row in rows}
+    assert len(deleted) == deleted_count
+
+    acks: dict[int, float] = {}
+    invoked: dict[str, int] = {}
+    for path in session.history_dir.glob("ops-*.jsonl"):
+        for line in path.read_text().splitlines():
+            op = json.loads(line)
+            if op["f"] != "transfer":
+                continue
+            if op["type"] == "invoke":
+                invoked[op["id"]] = op["value"]["tid"]
+            elif op["type"] == "ok":
+                acks[invoked[op["id"]]] = op["wall"]
+    assert deleted <= set(acks), "only acknowledged rows were deleted"
+    expected_rpo = fault.wall - min(acks[t] for t in deleted)
+
+    pg = check(session.history_dir, Targets())["services"]["postgres"]
+    assert pg["lost"] == deleted_count
+    assert pg["rpo_seconds"] == pytest.approx(expected_rpo, abs=0.001)
+    assert pg["unexpected"] == 0
+
+
+def test_a_planned_switchover_in_synchronous_mode_loses_nothing(stack, tmp_path):
+    platform = stack.platform()
+    old = _primary(platform)
+    with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=8)) as session:
+        time.sleep(3)
+        # Recorded as the request goes out: from here the primary may demote at any moment.
+        session.record_fault("switchover", old, "inject")
+        platform.switchover()
+        session.record_fault("switchover", old, "heal")
+        PatroniCluster(platform.context()).wait_healthy(60)
+        time.sleep(3)
+    session.read_back()
+    assert _primary(platform) != old
+    result = check(session.history_dir, Targets())
+    for name in ("postgres", "redis"):
+        service = result["services"][name]
+        assert service["lost"] == 0 and service["rpo_seconds"] == 0 and service["unexpected"] == 0, service
+        assert service["acked_writes"] > 100
+    assert result["services"]["postgres"]["rto_seconds"] < 30
+    assert result["passed"] is True, result["problems"]
