@@ -254,8 +254,9 @@ class DrillShape(LoadTestShape):
     abstract = False
 
     def tick(self) -> tuple[int, float] | None:
-        if STOP_FILE.exists():
+        current = None if STOP_FILE.exists() else _profile.tick(self.get_run_time())
+        if current is None and self.runner is not None and self.runner.user_count > 0:
             # Ramp down to zero first: Locust lets users finish the operation they are in (stop_timeout)
             # when it ramps down, whereas ending the shape kills them mid-operation.
-            return (0, 10_000.0) if self.runner is not None and self.runner.user_count > 0 else None
-        return _profile.tick(self.get_run_time())
+            return 0, 10_000.0
+        return current

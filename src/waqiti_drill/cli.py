@@ -82,6 +82,38 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result["passed"] else 1
 
 
+def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
+    """Run a named load profile against the stack for a while, then read everything back."""
+    from waqiti_drill.workload.runner import LoadSpec
+    from waqiti_drill.workload.session import LoadSession, new_run_id, summarize
+
+    duration = _seconds("--duration", args.duration, 60.0, allow_zero=False)
+    wait = _seconds("--wait", args.wait, 0.01)
+    spec = LoadSpec(profile=args.profile, users=_count("--users", args.users, 12, 1),
+                    workers=_count("--workers", args.workers, 0, 0), duration=duration, wait=wait,
+                    services=tuple(s.strip() for s in args.services.split(",") if s.strip()))
+    spec.check()
+    run_id = new_run_id()
+    run_dir = Path(args.run_dir) if args.run_dir else Path("reports") / run_id
+    session = LoadSession(_platform(settings), run_dir, spec, run_id=run_id)
+    print(f"load '{spec.profile}' with {spec.users} users on {', '.join(spec.services)} for {duration:g}s "
+          f"(run {run_id}, {run_dir})", flush=True)
+    with session:
+        session.load.wait(duration + 60)  # type: ignore[union-attr]
+    session.read_back()
+    print(summarize(session.history_dir))
+    print(f"history: {session.history_dir}   Locust stats: {run_dir}/locust_stats.csv")
+    return 0
+
+
+def _count(flag: str, raw: str | None, default: int, minimum: int) -> int:
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < minimum:
+        raise InvalidConfig(f"{flag} must be a whole number >= {minimum}, got {raw!r}")
+    return int(raw)
+
+
 def _seconds(flag: str, raw: str | None, default: float, allow_zero: bool = True) -> float:
     """Numbers are parsed here rather than by argparse so a bad one is a one-line error like any other."""
     if raw is None:
@@ -148,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("kind", choices=["full", "incr", "diff"])
     backups = sub.add_parser("backups", help="list the backups in the repository")
     backups.add_argument("--json", action="store_true")
+    load = sub.add_parser("load", help="run a Locust load profile against the stack, then read everything back")
+    load.add_argument("--profile", default="drill", help="steady | ramp | spike | drill (default drill)")
+    load.add_argument("--users", metavar="N", help="nominal number of users (default 12)")
+    load.add_argument("--duration", metavar="SECONDS", help="how long to run (default 60)")
+    load.add_argument("--wait", metavar="SECONDS", help="pause between one user's operations (default 0.01)")
+    load.add_argument("--workers", metavar="N", help="Locust worker processes; 0 runs one local process (default)")
+    load.add_argument("--services", default="postgres,redis", help="comma-separated: postgres, redis")
+    load.add_argument("--run-dir", help="where the history and Locust stats go (default reports/<run-id>)")
     check = sub.add_parser("check", help="measure RTO and RPO from a run's history; exits 1 when a target is missed")
     check.add_argument("history", help="a run directory of *.jsonl history files, or one file")
     check.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -167,6 +207,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "backup": cmd_backup,
     "backups": cmd_backups,
     "check": cmd_check,
+    "load": cmd_load,
 }
 
 

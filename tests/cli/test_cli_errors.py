@@ -86,3 +86,16 @@ def test_status_without_a_stack(state):
 def test_down_without_a_stack_is_a_no_op(state):
     result = run("--state-dir", str(state), "down")
     assert result.returncode == 0 and "nothing to stop" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--profile", "soak"), "unknown load profile 'soak'; known: steady, ramp, spike, drill"),
+        (("--services", "postgres,kafka"), "unknown service(s) ['kafka']"),
+        (("--users", "0"), "--users must be a whole number >= 1, got '0'"),
+        (("--duration", "-5"), "--duration must be a positive number of seconds"),
+    ],
+)
+def test_bad_load_arguments_are_one_line_errors(state, args, fragment):
+    assert_one_line_error(run("--state-dir", str(state), "load", *args), 2, fragment)

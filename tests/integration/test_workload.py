@@ -71,3 +71,11 @@ def test_distributed_mode_runs_workers_with_their_own_histories(stack, tmp_path)
     assert len(tids) == len(set(tids)) > 100
     assert {o["proc"].split("-")[0] for o in ops} == {"w1", "w2"}
     assert (tmp_path / "locust_stats.csv").exists()
+
+
+def test_drill_load_runs_a_named_profile_and_reads_back(stack, tmp_path):
+    result = stack.drill("load", "--profile", "steady", "--users", "8", "--duration", "4", "--run-dir", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "postgres  transfer" in result.stdout and "redis     incr" in result.stdout
+    assert (tmp_path / "history" / "final.jsonl").exists() and (tmp_path / "locust_stats.csv").exists()
+    assert "GreenletExit" not in "".join(p.read_text() for p in (tmp_path / "history").glob("ops-*.jsonl"))

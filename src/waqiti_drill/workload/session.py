@@ -19,6 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import orjson
+
 from waqiti_drill.history import FaultPhase, FaultRecord, HistoryWriter
 from waqiti_drill.platform.base import Platform
 from waqiti_drill.workload import final_read, runner
@@ -86,3 +88,19 @@ class LoadSession:
             except Exception:  # noqa: BLE001
                 self.load.stop_quietly()
 
+
+
+def summarize(history_dir: Path) -> str:
+    """Operations per service and function by outcome, as a small table (no checking: `drill check` does that)."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    for path in sorted(history_dir.glob("ops-*.jsonl")):
+        with open(path, "rb") as fh:
+            for line in fh:
+                op = orjson.loads(line)
+                if op["type"] != "invoke":
+                    row = counts.setdefault((op["service"], op["f"]), {"ok": 0, "fail": 0, "info": 0})
+                    row[op["type"]] += 1
+    lines = [f"{'service':9} {'operation':9} {'ok':>8} {'fail':>6} {'info':>6}"]
+    for (service, f), c in sorted(counts.items()):
+        lines.append(f"{service:9} {f:9} {c['ok']:>8} {c['fail']:>6} {c['info']:>6}")
+    return "\n".join(lines)
