@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 import sys
 import tempfile
@@ -14,6 +15,9 @@ DRILL = [sys.executable, "-m", "waqiti_drill.cli"]
 
 
 def shifted_ports_toml(offset: int) -> str:
+    """Every default port moved by `offset` (plus DRILL_TEST_PORT_SHIFT, so two checkouts on one
+    machine can run their suites at once, e.g. -10000 keeps clear of the ephemeral range)."""
+    offset += int(os.environ.get("DRILL_TEST_PORT_SHIFT", "0"))
     lines = ["[ports]"]
     for f in dataclasses.fields(Ports):
         value = getattr(Ports(), f.name)
