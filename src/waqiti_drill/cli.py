@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 import traceback
@@ -106,6 +107,37 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_heal(settings: Settings, args: argparse.Namespace) -> int:
+    """Undo every fault a drill left (the ledger, frozen processes, partitions), restart what is down,
+    and wait until the platform is healthy again."""
+    from waqiti_drill.faults.heal import heal_all
+    from waqiti_drill.faults.ledger import FaultLedger
+
+    started = time.monotonic()
+    undone = heal_all(_platform(settings), FaultLedger(settings.state_dir), float(args.timeout))
+    for line in undone:
+        print(f"undone: {line}")
+    print(f"healthy in {time.monotonic() - started:.1f}s ({len(undone)} fault(s) undone)")
+    return 0
+
+
+def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
+    """Run one chaostoolkit experiment with the safety control and rollbacks always played."""
+    from waqiti_drill.faults import experiment
+    from waqiti_drill.workload.session import new_run_id
+
+    if args.validate:
+        experiment.load(Path(args.experiment))
+        print(f"{args.experiment}: valid")
+        return 0
+    run_dir = Path(args.run_dir) if args.run_dir else Path("reports") / new_run_id()
+    config_file = args.config or os.environ.get("DRILL_CONFIG")
+    journal = experiment.run(Path(args.experiment), settings, run_dir, config_file)
+    passed, line = experiment.summary(journal)
+    print(f"{line} (journal: {run_dir / 'journal.json'})")
+    return 0 if passed else 1
+
+
 def _count(flag: str, raw: str | None, default: int, minimum: int) -> int:
     if raw is None:
         return default
@@ -188,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--workers", metavar="N", help="Locust worker processes; 0 runs one local process (default)")
     load.add_argument("--services", default="postgres,redis", help="comma-separated: postgres, redis")
     load.add_argument("--run-dir", help="where the history and Locust stats go (default reports/<run-id>)")
+    heal = sub.add_parser("heal", help="undo every fault a drill left behind and wait until healthy")
+    heal.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health (default 300)")
+    chaos = sub.add_parser("chaos", help="run (or --validate) one chaostoolkit experiment from scenarios/")
+    chaos.add_argument("experiment", help="a scenarios/*.yaml file")
+    chaos.add_argument("--validate", action="store_true", help="only check the file")
+    chaos.add_argument("--run-dir", help="where the journal and fault records go (default reports/<run-id>)")
     check = sub.add_parser("check", help="measure RTO and RPO from a run's history; exits 1 when a target is missed")
     check.add_argument("history", help="a run directory of *.jsonl history files, or one file")
     check.add_argument("--json", action="store_true", help="print the full result as JSON")
@@ -208,6 +246,8 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "backups": cmd_backups,
     "check": cmd_check,
     "load": cmd_load,
+    "heal": cmd_heal,
+    "chaos": cmd_chaos,
 }
 
 

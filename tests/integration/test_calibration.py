@@ -45,6 +45,7 @@ def test_a_five_second_freeze_of_the_primary_is_measured_as_five_seconds(stack, 
     session.read_back()
     result = check(session.history_dir, Targets())
     pg = result["services"]["postgres"]
+    print(f"calibration: 5 s freeze measured as RTO {pg['rto_seconds']:.3f} s")
     assert pg["outage"] is True
     assert pg["rto_seconds"] == pytest.approx(FREEZE_SECONDS, abs=0.25), pg
     assert pg["lost"] == 0 and pg["unexpected"] == 0
@@ -105,6 +106,7 @@ def test_a_planned_switchover_in_synchronous_mode_loses_nothing(stack, tmp_path)
     session.read_back()
     assert _primary(platform) != old
     result = check(session.history_dir, Targets())
+    print(f"calibration: switchover write outage {result['services']['postgres']['rto_seconds']:.3f} s")
     for name in ("postgres", "redis"):
         service = result["services"][name]
         assert service["lost"] == 0 and service["rpo_seconds"] == 0 and service["unexpected"] == 0, service

@@ -72,6 +72,9 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
         "log-level-console": "warn",
         "log-level-file": "info",
         "start-fast": "y",
+        # An unreachable store must fail a backup in bounded time: pgBackRest otherwise keeps retrying
+        # each S3 request for its default 60 s, many times over (a drill saw > 4 minutes).
+        "io-timeout": 15,
     }
     stanza = {
         "pg1-path": member.data_dir,

@@ -238,6 +238,30 @@ class LocalPlatform:
     def thaw_redis_node(self, address: str) -> None:
         self._redis(address).thaw_node(address)
 
+    def resume_all(self) -> list[str]:
+        """SIGCONT every stopped process of the stack (what a killed freeze left); names what was stopped."""
+        stopped = self.supervisor.stopped_under(self.settings.state_dir)
+        self.supervisor.signal_under(self.settings.state_dir, signal.SIGCONT)
+        return stopped
+
+    def stop_object_store(self) -> None:
+        """The S3 store goes away (its process tree stopped), as when the bucket's region is down."""
+        self._parts()[4].stop()
+
+    def object_store_answers(self) -> bool:
+        """HEAD of the backup bucket over TLS with the real keys, without retries."""
+        store = self._parts()[4]
+        try:
+            store.client(fast_fail=True).head_bucket(Bucket=self.settings.backup.bucket)
+        except Exception:  # noqa: BLE001 - any failure means the store does not answer
+            return False
+        return True
+
+    def start_object_store(self) -> None:
+        store = self._parts()[4]
+        store.start()
+        store.wait_ready(60)
+
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType) -> BackupInfo:
         _etcd, patroni, *_rest, repo = self._parts()

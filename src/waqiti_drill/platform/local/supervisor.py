@@ -159,6 +159,18 @@ class Supervisor:
                 raise CommandFailed(f"processes {running} under {path} did not stop within {timeout:.0f}s of SIGSTOP")
             time.sleep(0.005)
 
+    def stopped_under(self, path: Path) -> list[str]:
+        """'pid N (cwd)' for every process under `path` that is stopped by a signal (state T)."""
+        out = []
+        for pid in self.pids_under(path):
+            if _proc_state(pid) in ("T", "t"):
+                try:
+                    cwd = os.readlink(f"/proc/{pid}/cwd")
+                except OSError:
+                    continue
+                out.append(f"pid {pid} ({cwd})")
+        return out
+
     def stop(self, names: list[str], grace: float) -> None:
         """SIGTERM `names` together, wait up to `grace` seconds, then SIGKILL what is left.
 

@@ -1,0 +1,50 @@
+"""Undoing faults: what the ledger holds first, then a sweep for anything a killed run left behind.
+
+The order matters: frozen processes are resumed and partitions removed before anything is restarted,
+because a restart waits for peers that a freeze or a partition still holds away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from waqiti_drill.faults import health
+from waqiti_drill.faults.ledger import FaultLedger
+from waqiti_drill.platform.base import Platform
+
+Undo = Callable[[Platform, str], None]
+
+# kind -> (order, undo). Lower order runs first.
+UNDO: dict[str, tuple[int, Undo]] = {
+    "freeze_member": (0, lambda p, t: p.thaw_member(t)),
+    "freeze_redis_node": (0, lambda p, t: p.thaw_redis_node(t)),
+    "freeze_dcs": (0, lambda p, t: p.thaw_dcs()),  # type: ignore[attr-defined]
+    "isolate_member": (1, lambda p, t: p.reconnect_member(t)),  # type: ignore[attr-defined]
+    "isolate_dcs": (1, lambda p, t: p.reconnect_dcs()),  # type: ignore[attr-defined]
+    "kill_dcs": (2, lambda p, t: p.start_dcs()),  # type: ignore[attr-defined]
+    "stop_object_store": (2, lambda p, t: p.start_object_store()),
+    "kill_member": (3, lambda p, t: p.start_member(t)),
+    "stop_member": (3, lambda p, t: p.start_member(t)),
+    "kill_redis_node": (3, lambda p, t: p.start_redis_node(t)),
+}
+
+
+def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[str]:
+    """Undo every active fault, resume every process, restart what is down, wait until healthy.
+
+    Returns one line per thing undone. An entry leaves the ledger only once its undo succeeded.
+    """
+    undone: list[str] = []
+    for fault in sorted(ledger.active(), key=lambda f: UNDO.get(f.kind, (9, None))[0]):
+        if fault.kind not in UNDO:
+            raise ValueError(f"the fault ledger holds an unknown fault kind '{fault.kind}' (id {fault.id})")
+        UNDO[fault.kind][1](platform, fault.target)
+        ledger.end(fault.id)
+        undone.append(f"{fault.kind} {fault.target}")
+    undone += [f"resumed {what}" for what in platform.resume_all()]
+    heal_network = getattr(platform, "heal_network", None)
+    if heal_network is not None:
+        undone += heal_network()
+    platform.up()  # idempotent: starts whatever is not running, keeps the rest
+    health.wait_healthy(platform, timeout)
+    return undone

@@ -1,0 +1,110 @@
+"""Pure parts of fault injection: the active-fault ledger, the abort guard's reading of Locust
+statistics, experiment validation and the journal verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from waqiti_drill.errors import InvalidConfig, StateDirError
+from waqiti_drill.faults import experiment
+from waqiti_drill.faults.controls import latest_error_ratio
+from waqiti_drill.faults.heal import UNDO
+from waqiti_drill.faults.ledger import FaultLedger
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def test_the_ledger_keeps_a_fault_until_it_is_ended(tmp_path):
+    ledger = FaultLedger(tmp_path)
+    a = ledger.begin("freeze_member", "pg1")
+    b = ledger.begin("kill_redis_node", "127.0.0.1:25501")
+    assert [(f.kind, f.target) for f in ledger.active()] == [("freeze_member", "pg1"),
+                                                             ("kill_redis_node", "127.0.0.1:25501")]
+    ledger.end(a.id)
+    assert [f.id for f in FaultLedger(tmp_path).active()] == [b.id]  # read back from disk
+    ledger.end(b.id)
+    assert ledger.active() == []
+
+
+def test_a_corrupt_ledger_is_an_error_naming_the_file(tmp_path):
+    ledger = FaultLedger(tmp_path)
+    ledger.dir.mkdir()
+    ledger.path.write_text('[{"id": "x",\n')
+    with pytest.raises(StateDirError, match=r"active.json:2: the fault ledger is corrupt"):
+        ledger.active()
+
+
+def test_every_fault_an_action_records_has_an_undo():
+    recorded = {"kill_member", "stop_member", "freeze_member", "kill_redis_node", "freeze_redis_node",
+                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs"}
+    assert recorded <= set(UNDO)
+    # resuming frozen processes comes before restarts, which wait for those peers
+    assert UNDO["freeze_member"][0] < UNDO["kill_member"][0]
+
+
+def _stats(tmp_path, rows: list[tuple[float, float]]) -> Path:
+    path = tmp_path / "locust_stats_history.csv"
+    lines = ["Timestamp,User Count,Type,Name,Requests/s,Failures/s"]
+    for i, (rps, fps) in enumerate(rows):
+        lines.append(f"{1000 + i},8,transfer,transfer,{rps},{fps}")
+        lines.append(f"{1000 + i},8,,Aggregated,{rps},{fps}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_abort_guard_reads_the_newest_aggregated_error_ratio(tmp_path):
+    assert latest_error_ratio(_stats(tmp_path, [(100, 0), (40, 30)])) == pytest.approx(0.75)
+    assert latest_error_ratio(_stats(tmp_path, [(0, 5)])) == 1.0
+    assert latest_error_ratio(_stats(tmp_path, [(0, 0)])) is None
+    assert latest_error_ratio(tmp_path / "missing.csv") is None
+
+
+@pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_scenario_is_a_valid_experiment_with_hypothesis_and_rollbacks(path):
+    exp = experiment.load(path)
+    assert exp["steady-state-hypothesis"]["probes"]
+    assert exp["rollbacks"], "every drill heals what it broke"
+    assert any(c["provider"]["module"] == "waqiti_drill.faults.controls" for c in exp["controls"])
+    assert path.stem in exp["tags"]
+
+
+def test_a_malformed_experiment_names_the_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nmethod:\n  - type: action\n   name: oops\n")
+    with pytest.raises(InvalidConfig, match=r"bad.yaml:4: not valid YAML"):
+        experiment.load(bad)
+
+
+def test_an_experiment_calling_an_unknown_function_is_refused(tmp_path):
+    bad = tmp_path / "unknown.json"
+    bad.write_text(json.dumps({
+        "title": "t", "description": "d",
+        "method": [{"type": "action", "name": "a",
+                    "provider": {"type": "python", "module": "waqiti_drill.faults.actions", "func": "nope"}}],
+    }))
+    with pytest.raises(InvalidConfig, match=r"unknown.json: invalid experiment"):
+        experiment.load(bad)
+
+
+def _journal(status="completed", deviated=False, run_status="succeeded", rollback_status="succeeded") -> dict:
+    return {"experiment": {"title": "T"}, "status": status, "deviated": deviated,
+            "run": [{"activity": {"name": "kill"}, "status": run_status}],
+            "rollbacks": [{"activity": {"name": "heal"}, "status": rollback_status}]}
+
+
+@pytest.mark.parametrize(
+    ("journal", "passed", "fragment"),
+    [
+        (_journal(), True, "status completed"),
+        (_journal(deviated=True), False, "steady state deviated"),
+        (_journal(run_status="failed"), False, "steps failed: kill"),
+        (_journal(rollback_status="failed"), False, "rollbacks failed: heal"),
+        (_journal(status="interrupted"), False, "status interrupted"),
+    ],
+)
+def test_the_journal_verdict(journal, passed, fragment):
+    ok, line = experiment.summary(journal)
+    assert ok is passed and fragment in line
