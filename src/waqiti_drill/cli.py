@@ -110,11 +110,13 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_heal(settings: Settings, args: argparse.Namespace) -> int:
     """Undo every fault a drill left (the ledger, frozen processes, partitions), restart what is down,
     and wait until the platform is healthy again."""
+    from waqiti_drill.faults.controls import DrillLock
     from waqiti_drill.faults.heal import heal_all
     from waqiti_drill.faults.ledger import FaultLedger
 
     started = time.monotonic()
-    undone = heal_all(_platform(settings), FaultLedger(settings.state_dir), float(args.timeout))
+    with DrillLock(settings.state_dir).held():  # a running drill heals itself; never undo its faults under it
+        undone = heal_all(_platform(settings), FaultLedger(settings.state_dir), float(args.timeout))
     for line in undone:
         print(f"undone: {line}")
     print(f"healthy in {time.monotonic() - started:.1f}s ({len(undone)} fault(s) undone)")

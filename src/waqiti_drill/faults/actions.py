@@ -15,7 +15,7 @@ from typing import Any
 
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.faults import health
-from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, record_fault
+from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, record_fault, settings_of
 from waqiti_drill.faults.heal import heal_all
 from waqiti_drill.history import FaultRecord
 from waqiti_drill.platform.base import Platform
@@ -156,7 +156,8 @@ def start_object_store(configuration: Configuration = None) -> dict[str, Any]:
         if fault.kind == "stop_object_store":
             ledger.end(fault.id)
     record = record_fault(configuration, "stop_object_store", "object-store", "heal")
-    return _done(record)
+    done = _done(record)
+    return {"healed": done["fault"], "target": done["target"], "healed_at": done["injected_at"]}
 
 
 def isolate_member(member: str = "primary", configuration: Configuration = None) -> dict[str, Any]:
@@ -182,10 +183,12 @@ def isolate_dcs(configuration: Configuration = None) -> dict[str, Any]:
     return _done(record)
 
 
-def backup_must_fail(kind: str = "incr", configuration: Configuration = None) -> dict[str, Any]:
+def backup_must_fail(kind: str = "incr", timeout: float = 60.0, configuration: Configuration = None) -> dict[str, Any]:
     """Attempt a backup that is expected to fail (the object store is down): it must fail loudly.
 
-    A backup that succeeds raises, so the activity (and the drill) fails: the outage was not real.
+    pgBackRest retries an unreachable store for many minutes, so the attempt is bounded by `timeout`
+    (a backup that cannot finish in it has failed). A backup that succeeds raises, so the activity
+    (and the drill) fails: the outage was not real.
     """
     from chaoslib.exceptions import ActivityFailed
 
@@ -193,7 +196,7 @@ def backup_must_fail(kind: str = "incr", configuration: Configuration = None) ->
 
     started = time.monotonic()
     try:
-        info = platform_of(configuration).backup(kind)  # type: ignore[arg-type]
+        info = platform_of(configuration).backup(kind, float(timeout))  # type: ignore[arg-type]
     except DrillError as exc:
         return {"failed": True, "seconds": round(time.monotonic() - started, 3), "error": str(exc)}
     raise ActivityFailed(f"a {kind} backup succeeded ({info.label}) while the object store should be down")
@@ -237,7 +240,23 @@ def observe(seconds: float = 30.0) -> dict[str, Any]:
 
 
 def heal(timeout: float = 300.0, configuration: Configuration = None) -> dict[str, Any]:
-    """The rollback of every experiment: undo whatever the ledger holds, then wait until healthy."""
+    """The rollback of every experiment: undo whatever the ledger holds, then wait until healthy.
+
+    Only the drill holding the drill lock heals: one refused because another drill runs leaves that
+    drill's faults alone. Run without the safety control (a bare `chaos run` of a file without it),
+    it takes the lock itself for the duration of the heal.
+    """
+    from waqiti_drill.faults import controls
+
+    if controls.holds_lock():
+        return _heal(timeout, configuration)
+    if controls.refused:
+        return {"skipped": "this drill was refused at start; the platform was not touched"}
+    with controls.DrillLock(settings_of(configuration).state_dir).held():
+        return _heal(timeout, configuration)
+
+
+def _heal(timeout: float, configuration: Configuration) -> dict[str, Any]:
     platform = platform_of(configuration)
     undone = heal_all(platform, ledger_of(configuration), float(timeout))
     for line in undone:

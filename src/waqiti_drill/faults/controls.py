@@ -13,23 +13,33 @@ waqiti_drill.faults.controls}), so it also applies to a plain `chaos run`:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from chaoslib.exceptions import InterruptExecution
 
+from waqiti_drill.errors import DrillError
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, run_dir_of, settings_of
 
 logger = logging.getLogger("chaostoolkit")
 _lock: IO[str] | None = None
 _guard: AbortGuard | None = None
+refused = False  # this process's drill was refused at start: its rollbacks must not touch the platform
+
+
+class LockHeld(DrillError):
+    """Another drill runs against this stack."""
+
+    exit_code = 10
 
 
 class DrillLock:
@@ -47,18 +57,35 @@ class DrillLock:
             fh.seek(0)
             holder = fh.read().strip() or "unknown"
             fh.close()
-            raise InterruptExecution(f"another drill holds the lock {self.path} ({holder})") from None
+            raise LockHeld(f"another drill holds the lock {self.path} ({holder})") from None
         fh.seek(0)
         fh.truncate()
         fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
         fh.flush()
         return fh
 
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        fh = self.acquire()
+        try:
+            yield
+        finally:
+            fh.close()
+
+
+def holds_lock() -> bool:
+    """True in the process running a drill that passed its start checks."""
+    return _lock is not None and not refused
+
 
 def before_experiment_control(context: dict, configuration: Configuration = None, **_kw: Any) -> None:  # noqa: ANN401
-    global _lock, _guard
-    if _lock is None:  # `drill chaos` may already hold it for this process
-        _lock = DrillLock(settings_of(configuration).state_dir).acquire()
+    global _lock, _guard, refused
+    refused = True  # until every check below has passed
+    if _lock is None:
+        try:
+            _lock = DrillLock(settings_of(configuration).state_dir).acquire()
+        except LockHeld as exc:
+            raise InterruptExecution(str(exc)) from None
     left = ledger_of(configuration).active()
     if left:
         raise InterruptExecution("faults of an earlier run are still active ("
@@ -66,6 +93,7 @@ def before_experiment_control(context: dict, configuration: Configuration = None
     problems = health.problems(platform_of(configuration))
     if problems:
         raise InterruptExecution("the target is not healthy: " + "; ".join(problems))
+    refused = False
     run_dir = run_dir_of(configuration)
     conf = configuration or {}
     if run_dir is not None:
@@ -75,13 +103,14 @@ def before_experiment_control(context: dict, configuration: Configuration = None
 
 
 def after_experiment_control(context: dict, state: Any = None, **_kw: Any) -> None:  # noqa: ANN401
-    global _lock, _guard
+    global _lock, _guard, refused
     if _guard is not None:
         _guard.stop()
         _guard = None
     if _lock is not None:
         _lock.close()
         _lock = None
+    refused = False
 
 
 class AbortGuard(threading.Thread):

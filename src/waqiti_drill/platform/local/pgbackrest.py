@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import time
 from pathlib import Path
 from typing import cast
 
@@ -72,9 +73,6 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
         "log-level-console": "warn",
         "log-level-file": "info",
         "start-fast": "y",
-        # An unreachable store must fail a backup in bounded time: pgBackRest otherwise keeps retrying
-        # each S3 request for its default 60 s, many times over (a drill saw > 4 minutes).
-        "io-timeout": 15,
     }
     stanza = {
         "pg1-path": member.data_dir,
@@ -258,18 +256,20 @@ class BackupRepo:
 
     def backup(self, kind: BackupType, primary: MemberLocation, timeout: float = 3600.0) -> BackupInfo:
         """Take a full/incr/diff backup from `primary`; returns the new set."""
-        before = {b.label for b in self.list_backups()}
-        self._run(self.config_path(primary), [f"--type={kind}", "backup"], f"pgbackrest {kind} backup", timeout)
-        new = [b for b in self.list_backups() if b.label not in before]
+        deadline = time.monotonic() + timeout
+        before = {b.label for b in self.list_backups(timeout)}
+        self._run(self.config_path(primary), [f"--type={kind}", "backup"], f"pgbackrest {kind} backup",
+                  max(deadline - time.monotonic(), 1.0))
+        new = [b for b in self.list_backups(max(deadline - time.monotonic(), 30.0)) if b.label not in before]
         if not new:
             raise CommandFailed(f"pgbackrest {kind} backup reported success but no new backup set is listed")
         return new[-1]
 
-    def info_json(self) -> str:
-        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info")
+    def info_json(self, timeout: float = 300.0) -> str:
+        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info", timeout)
 
-    def list_backups(self) -> list[BackupInfo]:
-        return parse_info(self.info_json(), self.stanza)
+    def list_backups(self, timeout: float = 300.0) -> list[BackupInfo]:
+        return parse_info(self.info_json(timeout), self.stanza)
 
     def expire(self) -> None:
         """Apply the configured retention (fulls older than 90 days, and the WAL only they needed)."""

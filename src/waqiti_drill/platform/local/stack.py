@@ -263,9 +263,9 @@ class LocalPlatform:
         store.wait_ready(60)
 
     # ----- Backups -----------------------------------------------------------------------------
-    def backup(self, kind: BackupType) -> BackupInfo:
+    def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:
         _etcd, patroni, *_rest, repo = self._parts()
-        return repo.backup(kind, patroni.primary())
+        return repo.backup(kind, patroni.primary(), timeout)
 
     def list_backups(self) -> list[BackupInfo]:
         return self._parts()[5].list_backups()
