@@ -5,7 +5,8 @@ same run. Both go through the read-write endpoint (HAProxy, TLS verify-full, SCR
 prepared statements, both run the one-statement transfer from waqiti_drill.workload.ledger, and
 rounds alternate (Locust, pgbench, Locust, pgbench, ...) so drift on a shared machine hits both.
 pgbench draws each transfer id at random from 2^62 (it has no per-client counter); Locust's ids are
-sequential. Runs its own stack on the default ports + 5000 and removes it at the end.
+sequential. pgbench gets as many threads as Locust has load processes. Runs its own stack on the
+default ports + 5000 and removes it at the end.
 
     .venv/bin/python benchmarks/bench_ledger.py [--clients 2,4,8] [--seconds 20] [--rounds 2] [--workers 0]
 """
@@ -60,12 +61,12 @@ def locust_tps(platform: object, work: Path, clients: int, seconds: float, worke
     return len(window) / (window[-1] - start)
 
 
-def pgbench_tps(platform: object, work: Path, clients: int, seconds: float) -> float:
+def pgbench_tps(platform: object, work: Path, clients: int, seconds: float, threads: int) -> float:
     kwargs = platform.postgres_connect_kwargs()  # type: ignore[attr-defined]
     script = work / "transfer.sql"
     script.write_text(pgbench_script(1000))
     env = dict(os.environ, PGPASSWORD=str(kwargs["password"]))
-    argv = ["/usr/lib/postgresql/15/bin/pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+    argv = ["/usr/lib/postgresql/15/bin/pgbench", "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads),
             "-T", str(int(seconds)), "-f", str(script), str(kwargs["conninfo"])]
     out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 120)
     if out.returncode != 0:
@@ -95,15 +96,19 @@ def main() -> int:
         if up.returncode != 0:
             raise SystemExit(f"drill up failed: {up.stderr.strip()}")
         platform = sut.platform()
+        # pgbench gets as many threads as Locust has load processes: one event loop per process on
+        # both sides (-j 1 against one Locust process, -j N against N workers).
+        threads = max(1, args.workers)
         for clients in args.clients:
             ours, theirs = [], []
             for r in range(args.rounds):
                 ours.append(locust_tps(platform, base / f"locust-{clients}-{r}", clients, args.seconds, args.workers))
-                theirs.append(pgbench_tps(platform, base, clients, args.seconds))
+                theirs.append(pgbench_tps(platform, base, clients, args.seconds, threads))
                 print(f"  {clients} clients, round {r + 1}: locust {ours[-1]:.0f} transfers/s, "
                       f"pgbench {theirs[-1]:.0f} tps", flush=True)
             mean_ours, mean_theirs = statistics.mean(ours), statistics.mean(theirs)
-            print(f"ledger: {clients} clients, {args.seconds:g}s x {args.rounds} rounds, workers={args.workers}: "
+            print(f"ledger: {clients} clients, {args.seconds:g}s x {args.rounds} rounds, "
+                  f"locust workers={args.workers}, pgbench -j {threads}: "
                   f"locust {mean_ours:.0f}/s, pgbench {mean_theirs:.0f}/s, ratio {mean_ours / mean_theirs:.2f} "
                   f"(goal >= 0.8)", flush=True)
         return 0
