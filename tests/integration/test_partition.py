@@ -3,7 +3,7 @@
 As root every PostgreSQL member runs in its own network namespace and a partition is a set of iptables
 DROP rules inside it. Each test starts from, and leaves, a healthy cluster (one primary, a synchronous
 standby, a streaming replica) with no partition in force. The measured figures are printed (`-s`) and
-recorded as junit properties.
+recorded as junit test-suite properties (`--junitxml`).
 """
 
 from __future__ import annotations
@@ -73,6 +73,12 @@ def _writable(platform, name: str) -> str:  # noqa: ANN001
     return "read-only" if in_recovery else "primary"
 
 
+def _record(record, fault: str, figures: dict[str, float]) -> None:  # noqa: ANN001
+    """Measured seconds as junit test-suite properties (xunit2-compatible), e.g. partition.dcs_cut_off.demote_s."""
+    for key, value in figures.items():
+        record(f"partition.{fault}.{key}", value)
+
+
 @pytest.fixture
 def platform(stack):
     platform = stack.platform()
@@ -83,7 +89,7 @@ def platform(stack):
         _healthy_while_writing(platform, 180)
 
 
-def test_isolated_primary_is_replaced_demotes_itself_and_rejoins(platform, record_property):
+def test_isolated_primary_is_replaced_demotes_itself_and_rejoins(platform, record_testsuite_property):
     old = next(m for m in platform.postgres_members() if m.role == "primary")
     old_host, old_port = _rw_write(platform, "before")
     assert (old_host, old_port) == (old.host, old.port)
@@ -140,12 +146,11 @@ def test_isolated_primary_is_replaced_demotes_itself_and_rejoins(platform, recor
         lost = conn.execute("SELECT count(*) FROM partition_probe WHERE note = 'inside-partition'").fetchone()[0]
     assert lost == 0  # written only on the isolated old primary, never acknowledged, rewound away
     figures = {"demote_s": round(demoted, 1), "failover_s": round(failover, 1), "rejoin_s": round(rejoin, 1)}
-    for k, v in figures.items():
-        record_property(k, v)
+    _record(record_testsuite_property, "isolated_primary", figures)
     print(f"\nisolated primary {old.name}: {figures}, inside-partition write: {outcome['result']}")
 
 
-def test_isolated_sync_standby_is_replaced_and_writes_continue(platform, record_property):
+def test_isolated_sync_standby_is_replaced_and_writes_continue(platform, record_testsuite_property):
     roles = _roles(platform)
     primary = next(n for n, r in roles.items() if r == "primary")
     sync = next(n for n, r in roles.items() if r == "sync_standby")
@@ -184,12 +189,11 @@ def test_isolated_sync_standby_is_replaced_and_writes_continue(platform, record_
     back = time.monotonic() - t1
     assert next(m for m in view if m.name == sync).role in ("replica", "sync_standby")
     figures = {"sync_switch_s": round(switched, 1), "longest_commit_s": round(stall, 1), "rejoin_s": round(back, 1)}
-    for k, v in figures.items():
-        record_property(k, v)
+    _record(record_testsuite_property, "isolated_sync_standby", figures)
     print(f"\nisolated sync standby {sync} (primary {primary}, new sync {other}): {figures}")
 
 
-def test_dcs_isolation_demotes_the_primary_until_reconnected(platform, record_property):
+def test_dcs_isolation_demotes_the_primary_until_reconnected(platform, record_testsuite_property):
     old = next(m.name for m in platform.postgres_members() if m.role == "primary")
     t0 = time.monotonic()
     platform.isolate_dcs()
@@ -219,8 +223,7 @@ def test_dcs_isolation_demotes_the_primary_until_reconnected(platform, record_pr
     assert [m.role for m in view].count("primary") == 1
     figures = {"primary_demoted_s": round(demoted, 1), "writable_after_reconnect_s": round(writable, 1),
                "healthy_after_reconnect_s": round(time.monotonic() - t1, 1)}
-    for k, v in figures.items():
-        record_property(k, v)
+    _record(record_testsuite_property, "dcs_cut_off", figures)
     print(f"\nDCS cut off (primary was {old}, now {next(m.name for m in view if m.role == 'primary')}): {figures}")
 
 
