@@ -13,7 +13,7 @@ import json
 import signal
 import urllib.request
 
-from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.context import LocalContext, find_binary, port_free, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
@@ -80,7 +80,7 @@ class Etcd:
 
     # ----- DCS process faults ----------------------------------------------------------------------
     def kill(self) -> None:
-        """SIGKILL etcd (a crashed DCS); returns once no process of it is left."""
+        """SIGKILL etcd (a crashed DCS); returns once no process of it is left and its ports are free."""
         sup = self.ctx.supervisor
         sup.signal_under(self.dir, signal.SIGKILL)
 
@@ -89,6 +89,15 @@ class Etcd:
             return not left, left
 
         wait_until(gone, 10.0, "etcd to exit after SIGKILL", interval=0.05)
+
+        # The kernel tears the dead process's listeners down a moment later; until then start() would
+        # take our own port for a foreign process's.
+        def ports_released() -> tuple[bool, list[str]]:
+            busy = [f"{host}:{port}" for host in {self.ctx.host, self.ctx.dcs_host} for port in self.ports().values()
+                    if not port_free(host, port)]
+            return not busy, busy
+
+        wait_until(ports_released, 10.0, "etcd's ports to be released after SIGKILL", interval=0.05)
 
     def freeze(self) -> None:
         """SIGSTOP etcd: it holds its connections but answers nothing (a hung DCS)."""
