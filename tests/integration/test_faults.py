@@ -130,8 +130,10 @@ def test_dcs_killed_and_restarted_then_frozen_and_thawed(stack):
     platform = stack.platform()
     etcd = Etcd(platform.context())
     platform.kill_dcs()
-    assert platform.supervisor.pid_of(PROCESS) is None and platform.supervisor.pids_under(etcd.dir) == []
-    platform.start_dcs()
+    try:
+        assert platform.supervisor.pid_of(PROCESS) is None and platform.supervisor.pids_under(etcd.dir) == []
+    finally:
+        platform.start_dcs()  # the tests after this one need the DCS whatever happened here
     assert platform.supervisor.pid_of(PROCESS) is not None
     platform.freeze_dcs()
     try:
