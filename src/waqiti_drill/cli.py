@@ -186,6 +186,8 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
         lines.append(f"  {n.address:16} {n.role:8} {'up' if n.connected else 'DOWN':5} slots {slots}")
     lines.append(f"S3: {status.s3.endpoint} bucket {status.s3.bucket}")
     lines.append(f"Backups: {len(status.backups)}" + (f", latest {status.backups[-1].label}" if status.backups else ""))
+    if status.network_faults:
+        lines.append(f"Network partitions in force: {', '.join(status.network_faults)}")
     lines += [f"PROBLEM: {p}" for p in status.problems]
     return "\n".join(lines)
 

@@ -83,6 +83,9 @@ class Settings:
     host: str = "127.0.0.1"
     # The unprivileged account database processes run as when the harness runs as root.
     run_user: str = "postgres"
+    # "netns": each PostgreSQL member in its own network namespace (root only), so a member or the DCS
+    # can really be partitioned; "loopback": everything on 127.0.0.1. load_settings resolves "auto".
+    network: str = "loopback"
     database: str = "waqiti"
     app_user: str = "waqiti_user"
     scope: str = "waqiti-postgres"
@@ -108,12 +111,28 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     for key in ("run_user",):
         if key in overrides:
             settings_kwargs[key] = str(overrides.pop(key))
+    settings_kwargs["network"] = resolve_network(overrides.pop("network", "auto"), path or "defaults")
     if overrides:
         raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
     chosen = Path(raw_state or file_state or default_state_dir()).expanduser().absolute()
     settings = Settings(state_dir=chosen, ports=ports, targets=targets, **settings_kwargs)
     check_ports_distinct(settings.ports, path or "defaults")
     return settings
+
+
+NETWORK_MODES = ("auto", "netns", "loopback")
+
+
+def resolve_network(value: object, source: str) -> str:
+    """'auto' means namespaces when we are root (the only case where they can be made), else loopback."""
+    if value not in NETWORK_MODES:
+        raise InvalidConfig(f"{source}: 'network' must be one of {', '.join(NETWORK_MODES)}, got {value!r}")
+    root = os.geteuid() == 0
+    if value == "netns" and not root:
+        raise InvalidConfig(f"{source}: network = 'netns' needs root (network namespaces and iptables)")
+    if value == "auto":
+        return "netns" if root else "loopback"
+    return str(value)
 
 
 def _read_config_file(path: Path) -> dict:

@@ -61,3 +61,9 @@ class InvalidHistory(DrillError):
     """
 
     exit_code = 9
+
+
+class Unsupported(DrillError):
+    """The platform cannot do this here (e.g. a network partition without root); nothing was changed."""
+
+    exit_code = 10

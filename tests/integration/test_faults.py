@@ -122,3 +122,25 @@ def test_unknown_names_are_refused(stack):
         platform.kill_member("pg9")
     with pytest.raises(InvalidConfig, match="unknown Redis node"):
         platform.kill_redis_node("127.0.0.1:1")
+
+
+def test_dcs_killed_and_restarted_then_frozen_and_thawed(stack):
+    from waqiti_drill.platform.local.etcd import PROCESS, Etcd
+
+    platform = stack.platform()
+    etcd = Etcd(platform.context())
+    platform.kill_dcs()
+    try:
+        assert platform.supervisor.pid_of(PROCESS) is None and platform.supervisor.pids_under(etcd.dir) == []
+    finally:
+        platform.start_dcs()  # the tests after this one need the DCS whatever happened here
+    assert platform.supervisor.pid_of(PROCESS) is not None
+    platform.freeze_dcs()
+    try:
+        assert _states(platform.supervisor.pids_under(etcd.dir)) == {"T"}
+        with pytest.raises(OSError):
+            etcd.healthy()  # a hung DCS answers nothing
+    finally:
+        platform.thaw_dcs()
+    etcd.wait_ready(30)
+    PatroniCluster(platform.context()).wait_healthy(90)

@@ -73,7 +73,7 @@ def test_plain_tcp_connection_is_refused(stack):
         psycopg.connect(conninfo, password=kwargs["password"], connect_timeout=5)
     direct = members(stack.settings)[0]
     with pytest.raises(psycopg.OperationalError, match="no encryption"):
-        psycopg.connect(host="127.0.0.1", port=direct.port, user="waqiti_user", dbname="waqiti",
+        psycopg.connect(host=direct.host, port=direct.port, user="waqiti_user", dbname="waqiti",
                         password=kwargs["password"], sslmode="disable", connect_timeout=5)
 
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
+
+from waqiti_drill.platform.local.netns import StackNetwork
+from waqiti_drill.platform.local.netplan import NETNS_HOSTS_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -23,6 +29,26 @@ def test_up_recovers_after_every_process_was_killed(stack):
     assert platform.redis_status().cluster_state == "ok"
 
 
+def test_up_after_a_reboot_recreates_the_network(stack):
+    platform = stack.platform()
+    net = platform.context().net
+    if not net.isolated:
+        pytest.skip("members run on loopback (not root): there is no network to lose")
+    platform.supervisor.signal_under(stack.state_dir, signal.SIGKILL)
+    time.sleep(0.5)
+    StackNetwork(net).remove()  # what a reboot does: namespaces and bridge are gone, the state is not
+    assert StackNetwork(net).describe() == []
+    result = stack.drill("up")
+    assert result.returncode == 0, result.stderr
+    assert len(StackNetwork(net).namespaces()) == 3
+    assert sorted(m.role for m in platform.postgres_members()) == ["primary", "replica", "sync_standby"]
+    assert {m.host for m in platform.postgres_members()} == {m.address for m in net.members}
+
+
+def _ours(text: str, prefix: str) -> list[str]:
+    return [line for line in text.splitlines() if prefix in line]
+
+
 def test_down_leaves_no_process(stack):
     platform = stack.platform()
     assert platform.supervisor.pids_under(stack.state_dir)
@@ -32,3 +58,15 @@ def test_down_leaves_no_process(stack):
     assert all(platform.supervisor.pid_of(n) is None for n in platform.supervisor.names())
     again = stack.drill("down")
     assert again.returncode == 0
+    _assert_no_network_left(stack.platform().context().net.prefix)
+
+
+def _assert_no_network_left(prefix: str) -> None:
+    """No namespace, interface, iptables rule or hosts file named after this stack remains."""
+    if os.geteuid() != 0:
+        return  # only root makes network namespaces
+    run = lambda *argv: subprocess.run(argv, capture_output=True, text=True, check=True).stdout  # noqa: E731
+    assert _ours(run("ip", "netns", "list"), prefix) == []
+    assert _ours(run("ip", "link", "show"), prefix) == []
+    assert _ours(run("iptables-save"), prefix) == []
+    assert list(Path(NETNS_HOSTS_ROOT).glob(prefix + "*")) == []

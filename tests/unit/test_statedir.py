@@ -42,3 +42,16 @@ def test_second_holder_of_the_lock_fails_at_once(tmp_path):
         state_lock(tmp_path, "drill down"),
     ):
         pass
+
+
+def test_changed_network_is_refused(tmp_path):
+    ensure_state_dir(Settings(state_dir=tmp_path))
+    assert read_marker(tmp_path)["network"] == {"mode": "loopback", "subnet": None}
+    with pytest.raises(StateDirError, match=r"created with network loopback, now netns 10\.[0-9.]+/24"):
+        ensure_state_dir(Settings(state_dir=tmp_path, network="netns"))
+
+
+def test_layout_1_directory_is_refused_with_the_way_out(tmp_path):
+    (tmp_path / "state.json").write_text(json.dumps({"tool": "waqiti-drill", "layout": 1, "ports": {}}))
+    with pytest.raises(StateDirError, match="created by layout 1 of waqiti-drill, this is layout 2"):
+        ensure_state_dir(Settings(state_dir=tmp_path))

@@ -78,6 +78,7 @@ class PlatformStatus:
     s3: S3Status
     backups: list[BackupInfo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # parts that did not answer, one line each
+    network_faults: list[str] = field(default_factory=list)  # partitions in force, e.g. "member pg1", "dcs"
 
 
 class Lifecycle(Protocol):
@@ -106,6 +107,21 @@ class NodeFaults(Protocol):
     def start_redis_node(self, address: str) -> None: ...
     def freeze_redis_node(self, address: str) -> None: ...
     def thaw_redis_node(self, address: str) -> None: ...
+
+    # The DCS as a process: crashed (kill) or hung (freeze), and back.
+    def kill_dcs(self) -> None: ...
+    def start_dcs(self) -> None: ...
+    def freeze_dcs(self) -> None: ...
+    def thaw_dcs(self) -> None: ...
+
+    # Real network partitions. Each returns once the change is in force; the processes keep running.
+    # A platform that cannot partition (the local one without root) raises Unsupported.
+    def isolate_member(self, name: str) -> None: ...
+    def reconnect_member(self, name: str) -> None: ...  # idempotent
+    def isolate_dcs(self) -> None: ...  # the DCS unreachable from every member
+    def reconnect_dcs(self) -> None: ...
+    def heal_network(self) -> list[str]: ...  # remove every partition left in force; what was removed
+    def network_faults(self) -> list[str]: ...  # what is in force now, read from the system
 
 
 class ServiceFaults(Protocol):

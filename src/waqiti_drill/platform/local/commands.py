@@ -44,3 +44,18 @@ def run_tool(
 def last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1][:400] if lines else "(no output)"
+
+
+def run_privileged(argv: list[str], what: str, input_text: str | None = None, timeout: float = 30.0,
+                   check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `argv` as the harness itself (root: `ip`, `iptables`); CommandFailed names `what`."""
+    try:
+        proc = subprocess.run(argv, input=input_text, capture_output=True, text=True, timeout=timeout,
+                              env={"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"), "LANG": "C"})
+    except subprocess.TimeoutExpired:
+        raise CommandFailed(f"{what}: {Path(argv[0]).name} did not finish within {timeout:g}s") from None
+    except OSError as exc:
+        raise CommandFailed(f"{what}: could not run {argv[0]}: {exc}") from None
+    if check and proc.returncode != 0:
+        raise CommandFailed(f"{what} failed (exit {proc.returncode}): {last_line(proc.stderr or proc.stdout)}")
+    return proc

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import MissingBinary, PortInUse
+from waqiti_drill.platform.local.netplan import NetworkPlan, plan_network
 from waqiti_drill.platform.local.runas import RunAs
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import TlsFiles, tls_files
@@ -32,7 +33,17 @@ class LocalContext:
 
     @property
     def host(self) -> str:
+        """Where clients reach the stack (HAProxy, Redis, S3): always loopback."""
         return self.settings.host
+
+    @property
+    def net(self) -> NetworkPlan:
+        return plan_network(self.settings)
+
+    @property
+    def dcs_host(self) -> str:
+        """Where the members reach etcd and the object store: the bridge's address, or loopback."""
+        return self.net.host_address
 
 
 def find_binary(name: str, package: str, extra_dirs: tuple[str, ...] = ()) -> str:

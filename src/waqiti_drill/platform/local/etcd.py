@@ -1,4 +1,7 @@
-"""etcd (v3 API) as Patroni's distributed configuration store: one member on loopback.
+"""etcd (v3 API) as Patroni's distributed configuration store: one member on the host.
+
+It listens on loopback for the harness and, in `netns` mode, on the bridge address for the members;
+it advertises the address members use, since Patroni's client follows the advertised URLs.
 
 One member is enough for the embedded stack: the drills that matter (DCS outage) kill or
 partition it as a whole. A three-member etcd would only add start-up time here.
@@ -7,9 +10,10 @@ partition it as a whole. A three-member etcd would only add start-up time here.
 from __future__ import annotations
 
 import json
+import signal
 import urllib.request
 
-from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.context import LocalContext, find_binary, port_free, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
@@ -33,14 +37,20 @@ class Etcd:
     def process_names(self) -> list[str]:
         return [PROCESS]
 
+    @property
+    def member_url(self) -> str:
+        """The client URL as the PostgreSQL members reach it."""
+        return f"http://{self.ctx.dcs_host}:{self.ctx.settings.ports.etcd_client}"
+
     def argv(self) -> list[str]:
         peer = f"http://{self.ctx.host}:{self.ctx.settings.ports.etcd_peer}"
+        listen = [self.client_url] + ([self.member_url] if self.member_url != self.client_url else [])
         return [
             find_binary("etcd", "the Debian package etcd-server"),
             "--name=waqiti-dcs",
             f"--data-dir={self.dir / 'data'}",
-            f"--listen-client-urls={self.client_url}",
-            f"--advertise-client-urls={self.client_url}",
+            f"--listen-client-urls={','.join(listen)}",
+            f"--advertise-client-urls={self.member_url}",
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster=waqiti-dcs={peer}",
@@ -67,3 +77,31 @@ class Etcd:
 
     def wait_ready(self, timeout: float) -> None:
         wait_until(self.healthy, timeout, f"etcd to answer /health at {self.client_url}")
+
+    # ----- DCS process faults ----------------------------------------------------------------------
+    def kill(self) -> None:
+        """SIGKILL etcd (a crashed DCS); returns once no process of it is left and its ports are free."""
+        sup = self.ctx.supervisor
+        sup.signal_under(self.dir, signal.SIGKILL)
+
+        def gone() -> tuple[bool, list[int]]:
+            left = sup.signal_under(self.dir, signal.SIGKILL)
+            return not left, left
+
+        wait_until(gone, 10.0, "etcd to exit after SIGKILL", interval=0.05)
+
+        # The kernel tears the dead process's listeners down a moment later; until then start() would
+        # take our own port for a foreign process's.
+        def ports_released() -> tuple[bool, list[str]]:
+            busy = [f"{host}:{port}" for host in {self.ctx.host, self.ctx.dcs_host} for port in self.ports().values()
+                    if not port_free(host, port)]
+            return not busy, busy
+
+        wait_until(ports_released, 10.0, "etcd's ports to be released after SIGKILL", interval=0.05)
+
+    def freeze(self) -> None:
+        """SIGSTOP etcd: it holds its connections but answers nothing (a hung DCS)."""
+        self.ctx.supervisor.freeze_under(self.dir)
+
+    def thaw(self) -> None:
+        self.ctx.supervisor.signal_under(self.dir, signal.SIGCONT)

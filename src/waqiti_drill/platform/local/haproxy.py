@@ -1,8 +1,9 @@
 """HAProxy: the two stable endpoints that follow failover, like the spec's Kubernetes services.
 
 `waqiti-postgres-primary` routes to whichever member Patroni's REST API calls primary,
-`waqiti-postgres-replica` to the replicas. TCP passthrough: TLS is end to end between the client and
-PostgreSQL, so the certificate the client verifies is the database's own.
+`waqiti-postgres-replica` to the replicas. Clients always reach it on 127.0.0.1; the members behind it
+sit at their own addresses (their namespaces' in `netns` mode). TCP passthrough: TLS is end to end
+between the client and PostgreSQL, so the certificate the client verifies is the database's own.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from waqiti_drill.config import Settings
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.layout import MemberLocation, members
+from waqiti_drill.platform.local.netplan import plan_network
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 
@@ -48,8 +50,9 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
             "    default-server inter 1s fastinter 500ms downinter 500ms fall 3 rise 1"
             " on-marked-down shutdown-sessions",
         ]
-        lines += [f"    server {m.name} {host}:{m.port} check port {m.rest_port}" for m in pg_members]
+        lines += [f"    server {m.name} {m.host}:{m.port} check port {m.rest_port}" for m in pg_members]
         lines.append("")
+    lines += _object_store_passthrough(settings)
     lines += [
         "listen stats",
         "    mode http",
@@ -60,6 +63,25 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+def _object_store_passthrough(settings: Settings) -> list[str]:
+    """In `netns` mode the members' archive_command reaches S3 through the bridge address.
+
+    The object store listens on loopback only (where the harness and its clients use it); this
+    forwards the same port from the bridge address, TCP only, so TLS stays end to end and pgBackRest
+    still verifies the store's certificate.
+    """
+    plan = plan_network(settings)
+    if not plan.isolated:
+        return []
+    port = settings.ports.s3
+    return [
+        "listen waqiti-s3-for-members",
+        f"    bind {plan.host_address}:{port}",
+        f"    server s3 {settings.host}:{port}",
+        "",
+    ]
 
 
 class HAProxy:

@@ -6,6 +6,7 @@
     <state>/run/, <state>/logs/   pidfiles and one log per process
     <state>/etcd/                 DCS data
     <state>/pg/<member>/          Patroni config; data/ is PGDATA; sock/ is the Unix socket directory
+                                  (as root, each member runs in its own network namespace: see netplan.py)
     <state>/haproxy/              haproxy.cfg
     <state>/redis/<port>/         redis.conf, nodes.conf, AOF and RDB files
     <state>/s3/                   SeaweedFS data, identities and KEK
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from waqiti_drill.config import PG_MEMBERS, Settings
+from waqiti_drill.platform.local.netplan import plan_network
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,16 @@ class MemberLocation:
     base: Path  # <state>/pg/<name>; Patroni and postgres run with their cwd here
     data_dir: Path
     socket_dir: Path
+    host: str  # the address PostgreSQL and the REST API listen on (127.0.0.1, or its namespace's)
+    netns: str | None  # the network namespace it runs in, None on loopback
 
 
 def members(settings: Settings) -> list[MemberLocation]:
     out = []
+    plan = plan_network(settings)
     for i, name in enumerate(PG_MEMBERS):
         base = settings.state_dir / "pg" / name
+        net = plan.member(name)
         out.append(
             MemberLocation(
                 name=name,
@@ -44,6 +50,8 @@ def members(settings: Settings) -> list[MemberLocation]:
                 base=base,
                 data_dir=base / "data",
                 socket_dir=base / "sock",
+                host=net.address,
+                netns=net.netns,
             )
         )
     return out

@@ -21,6 +21,7 @@ from waqiti_drill.errors import CommandFailed, InvalidConfig, MissingBinary
 from waqiti_drill.platform.base import PgMember, PgRole
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
 from waqiti_drill.platform.local.layout import MemberLocation, members
+from waqiti_drill.platform.local.netplan import plan_network
 from waqiti_drill.platform.local.runas import can_execute, make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.platform.local.tls import TlsFiles
@@ -46,6 +47,7 @@ SPEC_PARAMETERS: dict[str, str | int | float] = {
 ROLE_NAMES: dict[str, PgRole] = {
     "leader": "primary",
     "master": "primary",
+    "primary": "primary",
     "sync_standby": "sync_standby",
     "replica": "replica",
     "quorum_standby": "replica",
@@ -64,8 +66,15 @@ def render_patroni_config(
     archive_command: str,
     log_dir: Path,
 ) -> str:
-    """One member's Patroni YAML. Cluster-wide settings sit under bootstrap.dcs, per-member ones below."""
-    host = settings.host
+    """One member's Patroni YAML. Cluster-wide settings sit under bootstrap.dcs, per-member ones below.
+
+    The member listens on its own address (its namespace's in `netns` mode) and reaches etcd at the
+    host's address as members see it. pg_hba admits, over TLS only, the members (replication,
+    pg_rewind) and the host side (HAProxy, the harness) by exact address.
+    """
+    plan = plan_network(settings)
+    host = member.host
+    peers = plan.addresses()
     ssl_client = {"sslmode": "verify-full", "sslrootcert": str(tls.ca_cert)}
     config = {
         "scope": settings.scope,
@@ -76,7 +85,7 @@ def render_patroni_config(
             "connect_address": f"{host}:{member.rest_port}",
             "authentication": {"username": "drill", "password": secrets.patroni_rest_password},
         },
-        "etcd3": {"hosts": [f"{host}:{settings.ports.etcd_client}"]},
+        "etcd3": {"hosts": [f"{plan.host_address}:{settings.ports.etcd_client}"]},
         "bootstrap": {
             "dcs": {
                 # Patroni's floor is ttl 20; loop_wait + 2 * retry_timeout must stay <= ttl.
@@ -136,8 +145,8 @@ def render_patroni_config(
             # hostssl only: a plain TCP connection finds no entry and is refused.
             "pg_hba": [
                 "local all all scram-sha-256",
-                f"hostssl replication replicator {host}/32 scram-sha-256",
-                f"hostssl all all {host}/32 scram-sha-256",
+                *(f"hostssl replication replicator {a}/32 scram-sha-256" for a in peers),
+                *(f"hostssl all all {a}/32 scram-sha-256" for a in peers),
             ],
             "basebackup": [{"checkpoint": "fast"}],
         },
@@ -196,17 +205,18 @@ class PatroniCluster:
         sup = self.ctx.supervisor
         if sup.pid_of(process_name(member)):
             return
-        if not sup.pids_under(member.base):  # an orphaned postmaster of ours may still hold the port
-            require_ports_free(self.ctx.host, self.ports(member), f"member {member.name}")
+        # An orphaned postmaster of ours may still hold the port. A member's own namespace holds only ours.
+        if member.netns is None and not sup.pids_under(member.base):
+            require_ports_free(member.host, self.ports(member), f"member {member.name}")
         argv = [str(patroni_executable()), str(member.base / "patroni.yml")]
-        sup.start(ProcessSpec(name=process_name(member), argv=argv, cwd=member.base))
+        sup.start(ProcessSpec(name=process_name(member), argv=argv, cwd=member.base, netns=member.netns))
 
     def start(self) -> None:
         for m in self.members:
             self.start_member(m)
 
     def rest(self, member: MemberLocation, path: str) -> dict:
-        url = f"http://{self.ctx.host}:{member.rest_port}{path}"
+        url = f"http://{member.host}:{member.rest_port}{path}"
         with urllib.request.urlopen(url, timeout=2) as resp:
             return json.loads(resp.read())
 
@@ -216,7 +226,7 @@ class PatroniCluster:
         body: dict[str, str] = {"leader": primary.name}
         if candidate:
             body["candidate"] = candidate
-        url = f"http://{self.ctx.host}:{primary.rest_port}/switchover"
+        url = f"http://{primary.host}:{primary.rest_port}/switchover"
         token = base64.b64encode(f"drill:{self.ctx.secrets.patroni_rest_password}".encode()).decode()
         request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                          headers={"Authorization": f"Basic {token}",
@@ -229,7 +239,12 @@ class PatroniCluster:
             raise CommandFailed(f"switchover from {primary.name} to {candidate or 'any'} refused: {detail}") from None
 
     def cluster_view(self) -> list[PgMember]:
-        """The members as Patroni's /cluster endpoint of the first answering member reports them."""
+        """The members as Patroni's /cluster endpoint of the first answering member reports them.
+
+        /cluster reads the DCS. When no member can serve it (the DCS is down or cut off), each member's
+        own /patroni answer is used instead: its role and state as it sees them, without the DCS (a
+        synchronous standby then shows as a replica; a member that does not answer is left out).
+        """
         last: Exception | None = None
         for m in self.members:
             try:
@@ -238,7 +253,23 @@ class PatroniCluster:
                 last = exc
                 continue
             return [_member_from_rest(item) for item in data.get("members", [])]
-        raise OSError(f"no Patroni REST API answered (last error: {last})")
+        reported = self._self_reported()
+        if not reported:
+            raise OSError(f"no Patroni REST API answered (last error: {last})")
+        return reported
+
+    def _self_reported(self) -> list[PgMember]:
+        out = []
+        for m in self.members:
+            try:
+                data = self.rest(m, "/patroni")
+            except (OSError, ValueError):
+                continue
+            role = ROLE_NAMES.get(str(data.get("role")), "replica" if data.get("role") else "unknown")
+            out.append(PgMember(name=m.name, role=role, state=str(data.get("state", "unknown")),
+                                timeline=data.get("timeline"), lag_bytes=0 if role == "primary" else None,
+                                host=m.host, port=m.port))
+        return out
 
     def healthy(self) -> tuple[bool, str]:
         for m in self.members:

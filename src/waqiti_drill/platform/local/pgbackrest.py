@@ -22,6 +22,7 @@ from waqiti_drill.platform.base import BackupInfo, BackupType
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary
 from waqiti_drill.platform.local.layout import MemberLocation, pgpass_path
+from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.secrets import Secrets
@@ -33,6 +34,11 @@ VERIFY_SCHEDULE = "0 4 * * *"  # daily repository validation, after the Sunday f
 
 def repo_dir(settings: Settings) -> Path:
     return settings.state_dir / "pgbackrest"
+
+
+def s3_endpoint_host(settings: Settings) -> str:
+    """The S3 host name as archive-push sees it from where PostgreSQL runs."""
+    return S3_HOST_NAME if plan_network(settings).isolated else "localhost"
 
 
 def config_path(settings: Settings, member_name: str) -> Path:
@@ -54,7 +60,9 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
         "repo1-type": "s3",
         "repo1-path": REPO_PATH,
         "repo1-s3-bucket": b.bucket,
-        "repo1-s3-endpoint": "localhost",  # the certificate's DNS name; pgBackRest rejects 127.0.0.1
+        # a DNS name of the certificate (pgBackRest rejects an address): `localhost` on loopback; inside
+        # the member namespaces a name their /etc/hosts maps to the bridge (see netplan.py)
+        "repo1-s3-endpoint": s3_endpoint_host(settings),
         "repo1-storage-port": settings.ports.s3,
         "repo1-s3-region": "us-east-1",
         "repo1-s3-key": secrets.s3_access_key,
@@ -236,6 +244,9 @@ class BackupRepo:
 
     def _run(self, conf: Path, args: list[str], what: str, timeout: float = 300.0) -> str:
         argv = [self.binary, f"--config={conf}", f"--stanza={self.stanza}", *args]
+        if s3_endpoint_host(self.ctx.settings) != "localhost":
+            # The harness runs pgBackRest on the host, where the store is on loopback as `localhost`.
+            argv.insert(2, "--repo1-s3-endpoint=localhost")
         env = {"PGPASSFILE": str(pgpass_path(self.ctx.settings))}
         return run_tool(self.ctx.user, argv, what, env=env, cwd=self.dir, timeout=timeout).stdout
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +40,18 @@ class RunAs:
             os.setuid(uid)
 
         return drop
+
+    def in_netns(self, netns: str, argv: list[str]) -> list[str]:
+        """`argv` run inside network namespace `netns` as this user.
+
+        Entering a namespace needs root, so the privilege drop moves from preexec into the command:
+        `ip netns exec` (which also bind-mounts /etc/netns/<ns>/hosts over /etc/hosts) execs setpriv,
+        which execs `argv`; the pid stays the same throughout, so the supervisor's pidfile stays right.
+        """
+        ip = shutil.which("ip") or "/usr/sbin/ip"
+        setpriv = shutil.which("setpriv") or "/usr/bin/setpriv"
+        drop = [setpriv, f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", "--"] if self.switching else []
+        return [ip, "netns", "exec", netns, *drop, *argv]
 
     def env(self, base: dict[str, str]) -> dict[str, str]:
         env = dict(base)

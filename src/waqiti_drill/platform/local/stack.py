@@ -6,11 +6,12 @@ created. A failed `up` stops only what it started itself and names the log to re
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-import signal
 
 from waqiti_drill.config import Settings
-from waqiti_drill.errors import DrillError, InvalidConfig, StateDirError
+from waqiti_drill.errors import DrillError, StateDirError
 from waqiti_drill.platform.base import (
     BackupInfo,
     BackupType,
@@ -23,10 +24,13 @@ from waqiti_drill.platform.base import (
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
+from waqiti_drill.platform.local.faults import LocalFaults
 from waqiti_drill.platform.local.haproxy import HAProxy
-from waqiti_drill.platform.local.layout import member, members
+from waqiti_drill.platform.local.layout import members
+from waqiti_drill.platform.local.netns import StackNetwork, check_network_tools
+from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.objectstore import ObjectStore
-from waqiti_drill.platform.local.patroni import PatroniCluster, process_name
+from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
@@ -35,12 +39,11 @@ from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, 
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import ensure_tls
 from waqiti_drill.secrets import load_secrets
-from waqiti_drill.waiting import wait_until
 
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform:
+class LocalPlatform(LocalFaults):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -74,17 +77,34 @@ class LocalPlatform:
             etcd, patroni, haproxy, redis, store, repo = self._parts(create=True)
             self._preflight(patroni)
             ctx = self.context()
-            ensure_tls(ctx.state_dir, ctx.user, ctx.host)
+            ensure_tls(ctx.state_dir, ctx.user, ctx.net.addresses(), [S3_HOST_NAME] if ctx.net.isolated else [])
             already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
             if not already:
                 self._check_all_ports_free(etcd, haproxy, redis, store, patroni)
             try:
+                self._ensure_network()
                 self._start_all(etcd, patroni, haproxy, redis, store, repo)
             except DrillError as exc:
                 started = [n for n in self.supervisor.names() if n not in already]
                 self.supervisor.stop(started, STOP_GRACE_SECONDS)
+                if not already:
+                    with contextlib.suppress(DrillError):
+                        self._remove_network()
                 raise type(exc)(f"{exc} (logs: {self.supervisor.log_dir})") from None
         return self.status()
+
+    def _ensure_network(self) -> None:
+        """Create or reuse the namespaces, and lift partitions a crashed drill left: `up` means reachable."""
+        net = self.context().net
+        if net.isolated:
+            StackNetwork(net).ensure()
+            self._partitions().heal()
+
+    def _remove_network(self) -> list[str]:
+        """Whatever network of this stack exists, whichever mode made it (only root can have made one)."""
+        if os.geteuid() != 0:
+            return []
+        return StackNetwork(plan_network(self.settings)).remove()
 
     def _preflight(self, patroni: PatroniCluster) -> None:
         find_binary("etcd", "the Debian package etcd-server")
@@ -93,12 +113,15 @@ class LocalPlatform:
         find_binary("redis-cli", "the Debian package redis-tools")
         find_binary("pgbackrest", "the Debian package pgbackrest")
         patroni.check_prerequisites()
+        if self.context().net.isolated:
+            check_network_tools()
 
     def _check_all_ports_free(self, *parts: object) -> None:
         for part in parts:
             if isinstance(part, PatroniCluster):
                 for m in part.members:
-                    require_ports_free(self.settings.host, part.ports(m), f"member {m.name}")
+                    if m.netns is None:  # a member's own namespace has nothing else in it
+                        require_ports_free(m.host, part.ports(m), f"member {m.name}")
             else:
                 require_ports_free(self.settings.host, part.ports(), type(part).__name__)  # type: ignore[attr-defined]
 
@@ -141,6 +164,7 @@ class LocalPlatform:
             self.supervisor.stop(patronis + others, STOP_GRACE_SECONDS)
             self.supervisor.stop(["etcd"], 3.0)
             self.supervisor.kill_everything_under(state)
+            self._remove_network()
         if purge:
             shutil.rmtree(state)
         return True
@@ -153,7 +177,7 @@ class LocalPlatform:
             pg_members = patroni.cluster_view()
         except OSError as exc:
             problems.append(f"postgres: {exc}")
-            pg_members = [PgMember(m.name, "unknown", "unreachable", None, None, self.settings.host, m.port)
+            pg_members = [PgMember(m.name, "unknown", "unreachable", None, None, m.host, m.port)
                           for m in patroni.members]
         try:
             redis_status = redis.status()
@@ -165,6 +189,11 @@ class LocalPlatform:
             backups = repo.list_backups()
         except DrillError as exc:
             problems.append(f"backups: {exc}")
+        faults: list[str] = []
+        try:
+            faults = self.network_faults()
+        except DrillError as exc:
+            problems.append(f"network: {exc}")
         ep = self.endpoints()
         return PlatformStatus(
             platform=self.name,
@@ -173,6 +202,7 @@ class LocalPlatform:
             s3=store.status(),
             backups=backups,
             problems=problems,
+            network_faults=faults,
         )
 
     # ----- Topology ----------------------------------------------------------------------------
@@ -190,77 +220,6 @@ class LocalPlatform:
 
     def redis_status(self) -> RedisStatus:
         return self._parts()[3].status()
-
-    # ----- NodeFaults --------------------------------------------------------------------------
-    def kill_member(self, name: str) -> None:
-        """Patroni and the whole postgres process tree at once, like a pod kill; returns when all are gone."""
-        base = member(self.settings, name).base
-        self.supervisor.signal_under(base, signal.SIGKILL)
-
-        def gone() -> tuple[bool, list[int]]:
-            left = self.supervisor.signal_under(base, signal.SIGKILL)
-            return not left, left
-
-        wait_until(gone, 10.0, f"every process of member {name} to exit after SIGKILL", interval=0.05)
-
-    def stop_member(self, name: str) -> None:
-        self.supervisor.stop([process_name(member(self.settings, name))], 30.0)
-
-    def start_member(self, name: str) -> None:
-        self._parts()[1].start_member(member(self.settings, name))
-
-    def freeze_member(self, name: str) -> None:
-        self.supervisor.freeze_under(member(self.settings, name).base)
-
-    def thaw_member(self, name: str) -> None:
-        self.supervisor.signal_under(member(self.settings, name).base, signal.SIGCONT)
-
-    def switchover(self, candidate: str | None = None) -> None:
-        if candidate is not None:
-            member(self.settings, candidate)  # an unknown name fails listing the valid ones
-        self._parts()[1].switchover(candidate)
-
-    def _redis(self, address: str) -> RedisCluster:
-        redis = self._parts()[3]
-        if address not in redis.addresses():
-            raise InvalidConfig(f"unknown Redis node '{address}'; valid: {', '.join(redis.addresses())}")
-        return redis
-
-    def kill_redis_node(self, address: str) -> None:
-        self._redis(address).kill_node(address)
-
-    def start_redis_node(self, address: str) -> None:
-        self._redis(address).start_node(address)
-
-    def freeze_redis_node(self, address: str) -> None:
-        self._redis(address).freeze_node(address)
-
-    def thaw_redis_node(self, address: str) -> None:
-        self._redis(address).thaw_node(address)
-
-    def resume_all(self) -> list[str]:
-        """SIGCONT every stopped process of the stack (what a killed freeze left); names what was stopped."""
-        stopped = self.supervisor.stopped_under(self.settings.state_dir)
-        self.supervisor.signal_under(self.settings.state_dir, signal.SIGCONT)
-        return stopped
-
-    def stop_object_store(self) -> None:
-        """The S3 store goes away (its process tree stopped), as when the bucket's region is down."""
-        self._parts()[4].stop()
-
-    def object_store_answers(self) -> bool:
-        """HEAD of the backup bucket over TLS with the real keys, without retries."""
-        store = self._parts()[4]
-        try:
-            store.client(fast_fail=True).head_bucket(Bucket=self.settings.backup.bucket)
-        except Exception:  # noqa: BLE001 - any failure means the store does not answer
-            return False
-        return True
-
-    def start_object_store(self) -> None:
-        store = self._parts()[4]
-        store.start()
-        store.wait_ready(60)
 
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:

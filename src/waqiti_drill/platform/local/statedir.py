@@ -1,8 +1,9 @@
 """The state directory's identity: a marker saying which tool, layout and ports created it.
 
-A directory that is not ours is never touched; one created by another layout version or with
-other ports is refused with a message saying how to recreate it, since its data (Patroni's DCS
-addresses, Redis's nodes.conf) is bound to the ports it was created with.
+A directory that is not ours is never touched; one created by another layout version, with other
+ports or on another network (loopback, or namespaces on a given subnet) is refused with a message
+saying how to recreate it, since its data (Patroni's DCS addresses, Redis's nodes.conf, the
+certificate's addresses) is bound to the ports and addresses it was created with.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ from pathlib import Path
 
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import StateDirError
+from waqiti_drill.platform.local.netplan import plan_network
 
 TOOL = "waqiti-drill"
-LAYOUT_VERSION = 1
+# 2: members may live in network namespaces; the marker records the network (mode and subnet), to
+# which the certificate, Patroni's addresses in the DCS and pg_hba are bound.
+LAYOUT_VERSION = 2
 MARKER = "state.json"
 
 
@@ -52,6 +56,12 @@ def check_compatible(settings: Settings, data: dict) -> None:
             f"{settings.state_dir} was created by layout {data.get('layout')} of {TOOL}, this is layout "
             f"{LAYOUT_VERSION}: run 'drill down --purge' and 'drill up' to recreate it"
         )
+    network, created_network = network_record(settings), data.get("network")
+    if created_network != network:
+        raise StateDirError(
+            f"{settings.state_dir} was created with network {_show(created_network)}, now {_show(network)}: "
+            "use the same network setting, or 'drill down --purge' to recreate the stack"
+        )
     created_ports = data.get("ports", {})
     current = settings.ports.all()
     changed = sorted(k for k in current if created_ports.get(k) != current[k])
@@ -61,6 +71,17 @@ def check_compatible(settings: Settings, data: dict) -> None:
             f"{settings.state_dir} was created with {k}={created_ports.get(k)}, now {current[k]}: "
             "use the same ports, or 'drill down --purge' to recreate the stack"
         )
+
+
+def network_record(settings: Settings) -> dict[str, str | None]:
+    plan = plan_network(settings)
+    return {"mode": plan.mode, "subnet": plan.subnet}
+
+
+def _show(record: object) -> str:
+    if not isinstance(record, dict):
+        return "(none)"
+    return f"{record.get('mode')}" + (f" {record['subnet']}" if record.get("subnet") else "")
 
 
 def ensure_state_dir(settings: Settings) -> None:
@@ -76,6 +97,7 @@ def ensure_state_dir(settings: Settings) -> None:
         "layout": LAYOUT_VERSION,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ports": settings.ports.all(),
+        "network": network_record(settings),
     }
     tmp = settings.state_dir / (MARKER + ".tmp")
     tmp.write_text(json.dumps(marker, indent=1))

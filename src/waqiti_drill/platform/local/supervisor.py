@@ -29,6 +29,7 @@ class ProcessSpec:
     argv: list[str]
     cwd: Path  # inside the state directory; identifies the process tree
     env: dict[str, str] = field(default_factory=dict)
+    netns: str | None = None  # run inside this network namespace (a PostgreSQL member in netns mode)
 
 
 def _proc_start_time(pid: int) -> str | None:
@@ -70,19 +71,22 @@ class Supervisor:
         make_dir(self.user, self.log_dir)
         env = self.user.env({"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"})
         env.update(spec.env)
+        argv, preexec = spec.argv, self.user.preexec()
+        if spec.netns:
+            argv, preexec = self.user.in_netns(spec.netns, spec.argv), None
         with open(self.log_path(spec.name), "ab") as log:
             log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} start {spec.name}\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(
-                    spec.argv,
+                    argv,
                     cwd=spec.cwd,
                     env=env,
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    preexec_fn=self.user.preexec(),  # noqa: PLW1509 - privilege drop needs it
+                    preexec_fn=preexec,  # noqa: PLW1509 - privilege drop needs it
                 )
             except OSError as exc:
                 raise StartupFailed(f"could not start {spec.name} ({spec.argv[0]}): {exc}") from None

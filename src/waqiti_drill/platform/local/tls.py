@@ -1,7 +1,9 @@
 """The stack's own certificate authority and the server certificate every TLS endpoint presents.
 
-The certificate names both `localhost` and 127.0.0.1: pgBackRest checks the S3 endpoint by host
-name (it must be `localhost`), while libpq clients connect to 127.0.0.1 with sslmode=verify-full.
+The certificate names `localhost` and 127.0.0.1: pgBackRest checks the S3 endpoint by host name (it
+must be `localhost`), while libpq clients connect to 127.0.0.1 with sslmode=verify-full. In `netns`
+mode it also names every member's address (replication and pg_rewind verify the primary's address)
+and the object store's name inside the namespaces.
 """
 
 from __future__ import annotations
@@ -31,8 +33,12 @@ def tls_files(state_dir: Path) -> TlsFiles:
     return TlsFiles(ca_cert=d / "ca.crt", cert=d / "server.crt", key=d / "server.key")
 
 
-def ensure_tls(state_dir: Path, user: RunAs, host: str) -> TlsFiles:
-    """Create the CA and server certificate once; later calls reuse them."""
+def ensure_tls(state_dir: Path, user: RunAs, addresses: list[str], names: list[str]) -> TlsFiles:
+    """Create the CA and server certificate once; later calls reuse them.
+
+    The addresses and names are fixed for a state directory (its marker records the network they come
+    from), so a certificate made once stays right for it.
+    """
     files = tls_files(state_dir)
     if files.ca_cert.exists() and files.cert.exists() and files.key.exists():
         return files
@@ -53,7 +59,8 @@ def ensure_tls(state_dir: Path, user: RunAs, host: str) -> TlsFiles:
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
-    sans: list[x509.GeneralName] = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address(host))]
+    sans: list[x509.GeneralName] = [x509.DNSName(n) for n in ["localhost", *names]]
+    sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
