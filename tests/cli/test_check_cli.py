@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tests.cli.cliutil import assert_one_line_error
 from tests.histories import HistoryBuilder
 
 DRILL = [sys.executable, "-m", "waqiti_drill.cli"]
@@ -18,15 +19,6 @@ def drill_check(tmp_path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DRILL_CONFIG", "DRILL_STATE_DIR")}
     return subprocess.run([*DRILL, "--state-dir", str(tmp_path / "state"), "check", *args], env=env,
                           capture_output=True, text=True, timeout=60)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture

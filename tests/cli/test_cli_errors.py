@@ -12,20 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.cliutil import assert_one_line_error
+
 DRILL = [sys.executable, "-m", "waqiti_drill.cli"]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*DRILL, *args], env=env or dict(os.environ), capture_output=True, text=True, timeout=60)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:
-    assert result.returncode == code, (result.returncode, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 @pytest.fixture
