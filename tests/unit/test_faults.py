@@ -45,21 +45,32 @@ def test_every_fault_an_action_records_has_an_undo():
     assert UNDO["freeze_member"][0] < UNDO["kill_member"][0]
 
 
-def _stats(tmp_path, rows: list[tuple[float, float]]) -> Path:
+def _stats(tmp_path, rows: list[tuple[float, float]], reads: float = 0.0) -> Path:
     path = tmp_path / "locust_stats_history.csv"
     lines = ["Timestamp,User Count,Type,Name,Requests/s,Failures/s"]
     for i, (rps, fps) in enumerate(rows):
-        lines.append(f"{1000 + i},8,transfer,transfer,{rps},{fps}")
-        lines.append(f"{1000 + i},8,,Aggregated,{rps},{fps}")
+        lines.append(f"{1000 + i},8,postgres,transfer,{rps},{fps}")
+        lines.append(f"{1000 + i},8,postgres,balance,{reads},0")
+        lines.append(f"{1000 + i},8,,Aggregated,{rps + reads},{fps}")
     path.write_text("\n".join(lines) + "\n")
     return path
 
 
-def test_the_abort_guard_reads_the_newest_aggregated_error_ratio(tmp_path):
+def test_the_abort_guard_reads_the_newest_write_error_ratio(tmp_path):
     assert latest_error_ratio(_stats(tmp_path, [(100, 0), (40, 30)])) == pytest.approx(0.75)
     assert latest_error_ratio(_stats(tmp_path, [(0, 5)])) == 1.0
     assert latest_error_ratio(_stats(tmp_path, [(0, 0)])) is None
     assert latest_error_ratio(tmp_path / "missing.csv") is None
+
+
+def test_reads_served_by_replicas_do_not_hide_a_write_outage(tmp_path):
+    assert latest_error_ratio(_stats(tmp_path, [(27, 27)], reads=90)) == 1.0
+
+
+def test_without_per_operation_rows_the_aggregated_row_is_used(tmp_path):
+    path = tmp_path / "agg.csv"
+    path.write_text("Timestamp,User Count,Type,Name,Requests/s,Failures/s\n1,8,,Aggregated,10,4\n")
+    assert latest_error_ratio(path) == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)

@@ -29,6 +29,7 @@ from chaoslib.exceptions import InterruptExecution
 from waqiti_drill.errors import DrillError
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, run_dir_of, settings_of
+from waqiti_drill.history import WRITE_FUNCTIONS
 
 logger = logging.getLogger("chaostoolkit")
 _lock: IO[str] | None = None
@@ -147,17 +148,25 @@ class AbortGuard(threading.Thread):
 
 
 def latest_error_ratio(stats: Path) -> float | None:
-    """Failures/s over requests/s in the newest 'Aggregated' row of a Locust stats history CSV."""
+    """Failures/s over requests/s of the WRITES in the newest interval of a Locust stats history CSV
+    (written with --csv-full-history). Reads are left out: replicas keep serving them through a
+    primary outage, and would hide it. Without per-operation rows, the 'Aggregated' row is used."""
     try:
         with open(stats, newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get("Name") == "Aggregated"]
+            rows = list(csv.DictReader(fh))
     except OSError:
         return None
     if not rows:
         return None
-    last = rows[-1]
+    newest = rows[-1].get("Timestamp")
+    current = [r for r in rows if r.get("Timestamp") == newest]
+    chosen = [r for r in current if r.get("Name") in WRITE_FUNCTIONS] or [r for r in current
+                                                                          if r.get("Name") == "Aggregated"]
     try:
-        requests, failures = float(last["Requests/s"]), float(last["Failures/s"])
+        requests = sum(float(r["Requests/s"]) for r in chosen)
+        failures = sum(float(r["Failures/s"]) for r in chosen)
     except (KeyError, ValueError):
+        return None
+    if not chosen:
         return None
     return failures / requests if requests > 0 else (1.0 if failures > 0 else None)

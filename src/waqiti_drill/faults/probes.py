@@ -49,12 +49,17 @@ def redis_cluster_healthy(configuration: Configuration = None) -> bool:
 
 
 def redis_all_slots_served(configuration: Configuration = None) -> bool:
-    """cluster_state ok and all 16384 slots served (replicas not required: right after a failover)."""
+    """cluster_state ok, all 16384 slots served by reachable masters (replicas not required: right
+    after a failover)."""
     try:
         status = platform_of(configuration).redis_status()
     except Exception:  # noqa: BLE001 - not answering is simply not served
         return False
-    return status.cluster_state == "ok" and status.slots_covered == health.TOTAL_SLOTS
+    # A killed master is only suspected (PFAIL) for up to cluster-node-timeout and still counts as
+    # covering its slots; every serving master must also be reachable, i.e. its link connected.
+    serving = [n for n in status.nodes if n.role == "master" and n.slots]
+    return (status.cluster_state == "ok" and status.slots_covered == health.TOTAL_SLOTS
+            and all(n.connected for n in serving))
 
 
 def object_store_available(configuration: Configuration = None) -> bool:

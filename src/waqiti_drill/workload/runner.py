@@ -164,8 +164,9 @@ def start(targets_file: Path, run_dir: Path, spec: LoadSpec, pg_password: str, r
     if spec.duration is not None:
         env["DRILL_LOAD_DURATION"] = str(spec.duration)
     base = [sys.executable, "-m", "locust", "-f", str(locustfile()), "--loglevel", "INFO"]
-    master = [*base, "--headless", "--csv", str(run_dir / "locust"), "--only-summary", "--stop-timeout",
-              str(STOP_TIMEOUT), "--exit-code-on-error", "0", *spec.user_classes()]
+    # --csv-full-history: per-operation rows every interval, which the abort guard reads for writes.
+    master = [*base, "--headless", "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
+              "--stop-timeout", str(STOP_TIMEOUT), "--exit-code-on-error", "0", *spec.user_classes()]
     run = LoadRun(run_dir, spec)
     run.stop_file.unlink(missing_ok=True)
     env["DRILL_LOAD_STOP_FILE"] = str(run.stop_file)
