@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from waqiti_drill.errors import InvalidConfig
@@ -74,3 +76,39 @@ def test_open_slots_are_the_migrating_and_importing_markers():
     )
     assert open_slots(text) == ["[93->-m2]", "[93-<-m1]"]
     assert open_slots(text.replace(" [93->-m2]", "").replace(" [93-<-m1]", "")) == []
+
+
+class _FakePlatform:
+    """Just enough of a platform for the action: a status that changes when slots are moved."""
+
+    def __init__(self, status: RedisStatus) -> None:
+        self.status, self.moves = status, []
+
+    def redis_status(self) -> RedisStatus:
+        return self.status
+
+    def move_slots(self, source: str, target: str, count: int) -> int:
+        self.moves.append((source, target, count))
+        return count
+
+
+def test_the_action_records_inject_and_heal_around_the_move_and_keeps_out_of_the_ledger(tmp_path, monkeypatch):
+    from waqiti_drill.faults import actions
+
+    fake = _FakePlatform(SKEWED)
+    monkeypatch.setattr(actions, "platform_of", lambda configuration: fake)
+    monkeypatch.setattr(actions, "ledger_of", lambda configuration: pytest.fail("a reshard is not in the ledger"))
+    done = actions.move_redis_slots(500, configuration={"drill_run_dir": str(tmp_path)})
+    assert fake.moves == [("127.0.0.1:7002", "127.0.0.1:7001", 500)]
+    assert done["moved"] == 500 and done["to"] == "127.0.0.1:7001" and done["target"] == "127.0.0.1:7002"
+    records = [json.loads(line) for line in (tmp_path / "history" / "faults.jsonl").read_text().splitlines()]
+    assert [(r["name"], r["phase"]) for r in records] == [("move_redis_slots", "inject"), ("move_redis_slots", "heal")]
+
+
+def test_the_action_refuses_bad_arguments_before_recording_anything(tmp_path, monkeypatch):
+    from waqiti_drill.faults import actions
+
+    monkeypatch.setattr(actions, "platform_of", lambda configuration: _FakePlatform(BALANCED))
+    with pytest.raises(InvalidConfig, match="same master"):
+        actions.move_redis_slots(10, "127.0.0.1:7001", "127.0.0.1:7001", configuration={"drill_run_dir": str(tmp_path)})
+    assert not (tmp_path / "history").exists()

@@ -156,9 +156,9 @@ def move_redis_slots(count: int = 1000, source: str | None = None, target: str |
     before = platform.redis_status()
     move = plan_move(before, source, target, count)  # refused here, before anything is recorded
     src, dst = move.source.address, move.target.address
-    record = record_fault(configuration, "move_redis_slots", src, "inject", target=dst, count=count)
+    record = record_fault(configuration, "move_redis_slots", src, "inject", to=dst, count=count)
     moved = platform.move_slots(src, dst, count)
-    healed = record_fault(configuration, "move_redis_slots", src, "heal", target=dst, moved=moved)
+    healed = record_fault(configuration, "move_redis_slots", src, "heal", to=dst, moved=moved)
     return _done(record, to=dst, moved=moved, seconds=round(healed.mono - record.mono, 3),
                  slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
 
