@@ -1,0 +1,69 @@
+"""Redis resharding under load: 2000 slots and their keys migrated between two masters while Locust
+writes sessions and counters; clients follow ASK/MOVED, nothing acknowledged is lost, every shard's
+RTO is reported, and a rebalance evens the slots out again with the platform healthy.
+
+Run with `-s` to see the figures (time to move, per-shard RTO and longest gap).
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from waqiti_drill.checker import check
+from waqiti_drill.config import Targets
+from waqiti_drill.faults import health
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, plan_move, slot_counts
+from waqiti_drill.workload.runner import LoadSpec
+from waqiti_drill.workload.session import LoadSession
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SLOTS = 2000
+
+
+def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances(stack, tmp_path):
+    platform = stack.platform()
+    before = platform.redis_status()
+    move = plan_move(before, None, None, SLOTS)  # the master with most slots -> the one with fewest
+    source, target = move.source.address, move.target.address
+    try:
+        with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("redis",))) as session:
+            time.sleep(3)
+            fault = session.record_fault("move_redis_slots", source, "inject", to=target, count=SLOTS)
+            moved = platform.move_slots(source, target, SLOTS)
+            done = session.record_fault("move_redis_slots", source, "heal", to=target, moved=moved)
+            time.sleep(3)
+        session.read_back()
+        after = platform.redis_status()
+        result = check(session.history_dir, Targets())
+    finally:
+        platform.rebalance()  # even when an assertion above fails, the session's stack is left balanced
+
+    seconds = done.mono - fault.mono
+    r = result["services"]["redis"]
+    print(f"\nreshard: {moved} slots {source} -> {target} under load in {seconds:.1f} s; "
+          f"{r['acked_writes']} acknowledged writes, lost {r['lost']}, unexpected {r['unexpected']}, "
+          f"info {r['info']}, failed {r['failed']}")
+    for shard, scope in r["shards"].items():
+        print(f"reshard: shard {shard}: RTO {scope['rto_seconds']} s, longest gap "
+              f"{scope['longest_write_gap_seconds']} s, affected writes {scope['affected_writes']}")
+
+    assert moved == SLOTS
+    counts_before, counts_after = slot_counts(before), slot_counts(after)
+    assert counts_after[source] == counts_before[source] - SLOTS
+    assert counts_after[target] == counts_before[target] + SLOTS
+    assert after.cluster_state == "ok" and after.slots_covered == TOTAL_SLOTS
+
+    assert r["acked_writes"] > 100
+    assert r["lost"] == 0 and r["unexpected"] == 0, r
+    assert len(r["shards"]) == 3
+    assert all(scope["rto_seconds"] is not None for scope in r["shards"].values()), r["shards"]
+    assert result["passed"] is True, result["problems"]
+
+    balanced = slot_counts(platform.redis_status())
+    print(f"reshard: after rebalance {balanced}")
+    assert sum(balanced.values()) == TOTAL_SLOTS
+    assert max(balanced.values()) - min(balanced.values()) <= 2, balanced
+    assert health.problems(platform) == []
