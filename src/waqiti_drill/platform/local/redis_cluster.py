@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from waqiti_drill.errors import InvalidConfig, StartupFailed
+from waqiti_drill.errors import CommandFailed, InvalidConfig, StartupFailed
 from waqiti_drill.platform.base import RedisNode, RedisStatus
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
@@ -300,7 +300,7 @@ class RedisCluster:
     def rebalance(self, timeout: float = 600.0) -> None:
         """Even the slots out over the masters again (redis-cli's rebalance), then wait until settled."""
         self._settle(timeout)
-        self._cluster_tool(["rebalance", self.addresses()[0], "--cluster-use-empty-masters"],
+        self._cluster_tool(["rebalance", self._entry_node(), "--cluster-use-empty-masters"],
                            "rebalancing the Redis Cluster's slots", timeout)
         self.wait_slots_settled(timeout)
 
@@ -316,10 +316,17 @@ class RedisCluster:
         self.ctx.supervisor.kill_everything_under(self.reshard_dir)
         markers = sorted({m for a in self._reachable() for m in open_slots(self._command(a, "CLUSTER", "NODES"))})
         if markers:
-            self._cluster_tool(["fix", self.addresses()[0], "--cluster-yes"],
+            self._cluster_tool(["fix", self._entry_node(), "--cluster-yes"],
                                "closing slots a cut-short reshard left open", timeout)
             done.append(f"closed open Redis slots {' '.join(markers[:4])}{' ...' if len(markers) > 4 else ''}")
         return done
+
+    def _entry_node(self) -> str:
+        """A node redis-cli can load the cluster from (it asks that node for the rest)."""
+        reachable = self._reachable()
+        if not reachable:
+            raise CommandFailed("no Redis node answers: cannot reach the cluster to move its slots")
+        return reachable[0]
 
     def _reachable(self) -> list[str]:
         out = []
