@@ -7,20 +7,48 @@ Run with `-s` to see the figures (time to move, per-shard RTO and longest gap).
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
+from redis.cluster import key_slot
 
 from waqiti_drill.checker import check
 from waqiti_drill.config import Targets
 from waqiti_drill.faults import health
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, plan_move, slot_counts
+from waqiti_drill.workload.redis_ops import session_key
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 SLOTS = 2000
+
+
+def _slots(status, address: str) -> set[int]:
+    node = next(n for n in status.nodes if n.address == address)
+    return {slot for start, end in node.slots for slot in range(start, end + 1)}
+
+
+def _writes_to_moving_slots(history: Path, run_id: str, moved: set[int], since: float, until: float) -> list[float]:
+    """Latencies of the acknowledged writes invoked during the move on keys whose slot was moved."""
+    invoked: dict[str, dict] = {}
+    latencies = []
+    for path in history.glob("ops-*.jsonl"):
+        for line in path.read_text().splitlines():
+            op = json.loads(line)
+            if op["service"] != "redis":
+                continue
+            if op["type"] == "invoke":
+                invoked[op["id"]] = op
+                continue
+            inv = invoked[op["id"]]
+            if (op["type"] == "ok" and since <= inv["mono"] <= until
+                    and key_slot(session_key(run_id, inv["value"]["key"]).encode()) in moved):
+                latencies.append(op["mono"] - inv["mono"])
+    return latencies
 
 
 def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances(stack, tmp_path):
@@ -42,10 +70,14 @@ def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances
         platform.rebalance()  # even when an assertion above fails, the session's stack is left balanced
 
     seconds = done.mono - fault.mono
+    moved_slots = _slots(before, source) - _slots(after, source)
+    hit = _writes_to_moving_slots(session.history_dir, session.run_id, moved_slots, fault.mono, done.mono)
     r = result["services"]["redis"]
     print(f"\nreshard: {moved} slots {source} -> {target} under load in {seconds:.1f} s; "
           f"{r['acked_writes']} acknowledged writes, lost {r['lost']}, unexpected {r['unexpected']}, "
           f"info {r['info']}, failed {r['failed']}")
+    print(f"reshard: {len(hit)} writes acknowledged during the move on keys in the slots being moved, "
+          f"slowest {max(hit, default=0.0) * 1000:.0f} ms")
     for shard, scope in r["shards"].items():
         print(f"reshard: shard {shard}: RTO {scope['rto_seconds']} s, longest gap "
               f"{scope['longest_write_gap_seconds']} s, affected writes {scope['affected_writes']}")
@@ -55,6 +87,8 @@ def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances
     assert counts_after[source] == counts_before[source] - SLOTS
     assert counts_after[target] == counts_before[target] + SLOTS
     assert after.cluster_state == "ok" and after.slots_covered == TOTAL_SLOTS
+    assert len(moved_slots) == SLOTS and moved_slots <= _slots(after, target)
+    assert len(hit) > 10, "the load kept writing to the slots while they moved (ASK/MOVED followed)"
 
     assert r["acked_writes"] > 100
     assert r["lost"] == 0 and r["unexpected"] == 0, r
