@@ -19,13 +19,15 @@ from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, r
 from waqiti_drill.faults.heal import heal_all
 from waqiti_drill.history import FaultRecord
 from waqiti_drill.platform.base import Platform
+from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 
 ROLES = ("primary", "sync_standby", "replica")
 
 __all__ = [
     "backup_must_fail", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs",
-    "kill_member", "kill_redis_master", "observe", "start_object_store", "stop_member", "stop_object_store",
-    "switchover", "wait_until_healthy", "wait_until_redis_serves_all_slots", "wait_until_writable",
+    "kill_member", "kill_redis_master", "move_redis_slots", "observe", "rebalance_redis", "start_object_store",
+    "stop_member", "stop_object_store", "switchover", "wait_until_healthy", "wait_until_redis_serves_all_slots",
+    "wait_until_writable",
 ]
 
 
@@ -139,6 +141,34 @@ def freeze_redis_node(address: str | None = None, seconds: float = 5.0,
     record_fault(configuration, "freeze_redis_node", target, "heal")
     ledger.end(entry.id)
     return _done(record, seconds=seconds)
+
+
+def move_redis_slots(count: int = 1000, source: str | None = None, target: str | None = None,
+                     configuration: Configuration = None) -> dict[str, Any]:
+    """Reshard under load: migrate `count` slots with their keys from master `source` (default: the
+    one serving the most slots) to master `target` (default: the one serving the fewest).
+
+    The fault record's inject is the moment the migration starts, its heal the moment every node
+    agrees on the new owners. Nothing goes into the ledger: moved slots are not broken, there is
+    nothing for `heal` to undo (`rebalance_redis` evens them out again).
+    """
+    platform = platform_of(configuration)
+    before = platform.redis_status()
+    move = plan_move(before, source, target, count)  # refused here, before anything is recorded
+    src, dst = move.source.address, move.target.address
+    record = record_fault(configuration, "move_redis_slots", src, "inject", to=dst, count=count)
+    moved = platform.move_slots(src, dst, count)
+    healed = record_fault(configuration, "move_redis_slots", src, "heal", to=dst, moved=moved)
+    return _done(record, to=dst, moved=moved, seconds=round(healed.mono - record.mono, 3),
+                 slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
+
+
+def rebalance_redis(configuration: Configuration = None) -> dict[str, Any]:
+    """Even the Redis slots out over the masters again (after a reshard); hygiene, not a heal."""
+    platform = platform_of(configuration)
+    started = time.monotonic()
+    platform.rebalance()
+    return {"seconds": round(time.monotonic() - started, 3), "slots": slot_counts(platform.redis_status())}
 
 
 def stop_object_store(configuration: Configuration = None) -> dict[str, Any]:

@@ -46,5 +46,8 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
     if heal_network is not None:
         undone += heal_network()
     platform.up()  # idempotent: starts whatever is not running, keeps the rest
+    close_open_slots = getattr(platform, "close_open_slots", None)  # a reshard a killed drill cut short
+    if close_open_slots is not None:
+        undone += close_open_slots()
     health.wait_healthy(platform, timeout)
     return undone

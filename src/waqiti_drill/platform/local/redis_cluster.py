@@ -16,12 +16,13 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from waqiti_drill.errors import InvalidConfig, StartupFailed
+from waqiti_drill.errors import CommandFailed, InvalidConfig, StartupFailed
 from waqiti_drill.platform.base import RedisNode, RedisStatus
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.redis_slots import open_slots, plan_move, slot_count
 from waqiti_drill.waiting import timeout_multiplier, wait_until
 
 TOTAL_SLOTS = 16384
@@ -148,6 +149,11 @@ class RedisCluster:
         """Working directory of `redis-cli --cluster create`, so that process can be found later."""
         return self.ctx.state_dir / "redis" / "create"
 
+    @property
+    def reshard_dir(self) -> Path:
+        """Working directory of `redis-cli --cluster reshard|rebalance|fix`, so a leftover can be found."""
+        return self.ctx.state_dir / "redis" / "reshard"
+
     def node_dir(self, address: str) -> Path:
         return self.ctx.state_dir / "redis" / str(self._port(address))
 
@@ -270,6 +276,105 @@ class RedisCluster:
             env={"REDISCLI_AUTH": self.ctx.secrets.redis_password},
             cwd=self.create_dir,  # so a harness crash's leftover creator can be found and stopped
         )
+
+    # ----- slots moved while clients keep writing ---------------------------------------------------
+    def move_slots(self, source: str, target: str, count: int, timeout: float = 600.0) -> int:
+        """Migrate `count` slots with their keys from master `source` to master `target` (redis-cli's
+        reshard: per slot IMPORTING/MIGRATING, MIGRATE of its keys, SETSLOT NODE), then wait until every
+        node agrees, says ok and all slots are served. Clients are redirected (ASK, then MOVED) meanwhile.
+        Returns the number of slots `target` gained."""
+        for address in (source, target):
+            self._port(address)  # an address that is no node of this stack, named with the valid ones
+        plan_move(self.status(), source, target, count)  # refuse bad arguments before touching anything
+        self._settle(timeout)
+        move = plan_move(self.status(), source, target, count)
+        before = slot_count(move.target)
+        self._cluster_tool(
+            ["reshard", source, "--cluster-from", move.source.node_id, "--cluster-to", move.target.node_id,
+             "--cluster-slots", str(count), "--cluster-yes"],
+            f"moving {count} slots from {source} to {target}", timeout)
+        self.wait_slots_settled(timeout)
+        after = next(n for n in self.status().nodes if n.node_id == move.target.node_id)
+        return slot_count(after) - before
+
+    def rebalance(self, timeout: float = 600.0) -> None:
+        """Even the slots out over the masters again (redis-cli's rebalance), then wait until settled."""
+        self._settle(timeout)
+        self._cluster_tool(["rebalance", self._entry_node(), "--cluster-use-empty-masters"],
+                           "rebalancing the Redis Cluster's slots", timeout)
+        self.wait_slots_settled(timeout)
+
+    def _settle(self, timeout: float) -> None:
+        """Before a reshard: what a cut-short one left is cleared (redis-cli refuses to start otherwise)."""
+        self.close_open_slots(timeout)
+        self.wait_slots_settled(timeout)
+
+    def close_open_slots(self, timeout: float = 600.0) -> list[str]:
+        """Stop a reshard a killed harness left running and close the slots it left migrating or
+        importing (`redis-cli --cluster fix`, which finishes moving their keys). One line per thing done."""
+        done = [f"stopped a leftover redis-cli (pid {pid})" for pid in self.ctx.supervisor.pids_under(self.reshard_dir)]
+        self.ctx.supervisor.kill_everything_under(self.reshard_dir)
+        markers = sorted({m for a in self._reachable() for m in open_slots(self._command(a, "CLUSTER", "NODES"))})
+        if markers:
+            self._cluster_tool(["fix", self._entry_node(), "--cluster-yes"],
+                               "closing slots a cut-short reshard left open", timeout)
+            done.append(f"closed open Redis slots {' '.join(markers[:4])}{' ...' if len(markers) > 4 else ''}")
+        return done
+
+    def _entry_node(self) -> str:
+        """A node redis-cli can load the cluster from (it asks that node for the rest)."""
+        reachable = self._reachable()
+        if not reachable:
+            raise CommandFailed("no Redis node answers: cannot reach the cluster to move its slots")
+        return reachable[0]
+
+    def _reachable(self) -> list[str]:
+        out = []
+        for address in self.addresses():
+            try:
+                self._command(address, "PING")
+            except redis.RedisError:
+                continue
+            out.append(address)
+        return out
+
+    def _cluster_tool(self, args: list[str], what: str, timeout: float) -> None:
+        cli = find_binary("redis-cli", CLI_PACKAGE)
+        make_dir(self.ctx.user, self.reshard_dir)
+        run_tool(
+            self.ctx.user,
+            [cli, "--cluster", *args],
+            what,
+            env={"REDISCLI_AUTH": self.ctx.secrets.redis_password},  # never the password in argv
+            cwd=self.reshard_dir,  # so a killed harness's leftover can be found and stopped
+            timeout=timeout * timeout_multiplier(),
+        )
+
+    def wait_slots_settled(self, timeout: float) -> None:
+        wait_until(self._slots_settled, timeout, "the Redis Cluster to agree on its slots, ok with all 16384 served")
+
+    def _slots_settled(self) -> tuple[bool, str]:
+        """Every node answers with cluster_state ok, no slot is left open, all slots are served, and
+        every node's view gives each master the same slots (replicas learn the moves by gossip)."""
+        views: dict[str, dict[str, str]] = {}
+        problems = []
+        for address in self.addresses():
+            try:
+                text = self._command(address, "CLUSTER", "NODES")
+                state = parse_info(self._command(address, "CLUSTER", "INFO")).get("cluster_state")
+            except redis.RedisError as exc:
+                problems.append(f"{address}: {exc}")
+                continue
+            if state != "ok":
+                problems.append(f"{address} cluster_state {state}")
+            if open_slots(text):
+                problems.append(f"{address} has open slots {' '.join(open_slots(text)[:3])}")
+            if covered_slots(text) != TOTAL_SLOTS:
+                problems.append(f"{address} sees {covered_slots(text)}/{TOTAL_SLOTS} slots served")
+            views[address] = {n.node_id: str(n.slots) for n in parse_cluster_nodes(text) if n.role == "master"}
+        if len({tuple(sorted(v.items())) for v in views.values()}) > 1:
+            problems.append("the nodes disagree about who serves which slots")
+        return not problems, "; ".join(problems) or "ok"
 
     def _health(self) -> tuple[bool, str]:
         """Every node says ok, all slots are served and each master has one replica with its link up."""

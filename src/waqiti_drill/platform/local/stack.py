@@ -221,6 +221,18 @@ class LocalPlatform(LocalFaults):
     def redis_status(self) -> RedisStatus:
         return self._parts()[3].status()
 
+    def move_slots(self, source: str, target: str, count: int) -> int:
+        """Migrate `count` slots and their keys from master `source` to master `target` (redis-cli reshard)."""
+        return RedisCluster(self.context()).move_slots(source, target, count)
+
+    def rebalance(self) -> None:
+        """Even the Redis slots out over the masters again (redis-cli rebalance)."""
+        RedisCluster(self.context()).rebalance()
+
+    def close_open_slots(self) -> list[str]:
+        """What a reshard cut short by a killed harness left: its redis-cli stopped, open slots closed."""
+        return RedisCluster(self.context()).close_open_slots()
+
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:
         _etcd, patroni, *_rest, repo = self._parts()
