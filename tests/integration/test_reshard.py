@@ -77,7 +77,7 @@ def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances
         after = platform.redis_status()
         result = check(session.history_dir, Targets())
     finally:
-        platform.rebalance()  # even when an assertion above fails, the session's stack is left balanced
+        platform.rebalance_redis_slots()  # even when an assertion above fails, the session's stack is left balanced
 
     seconds = done.mono - fault.mono
     moved_slots = _slots(before, source) - _slots(after, source)
@@ -143,5 +143,5 @@ def test_drill_heal_stops_a_leftover_reshard_and_closes_the_slot_it_left_open(st
         with cluster.client(address) as r:
             assert open_slots(r.execute_command("CLUSTER", "NODES")) == [], address
     assert health.problems(platform) == []
-    platform.rebalance()
+    platform.rebalance_redis_slots()
     assert _balanced(slot_counts(platform.redis_status()))

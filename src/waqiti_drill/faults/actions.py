@@ -167,7 +167,7 @@ def rebalance_redis(configuration: Configuration = None) -> dict[str, Any]:
     """Even the Redis slots out over the masters again (after a reshard); hygiene, not a heal."""
     platform = platform_of(configuration)
     started = time.monotonic()
-    platform.rebalance()
+    platform.rebalance_redis_slots()
     return {"seconds": round(time.monotonic() - started, 3), "slots": slot_counts(platform.redis_status())}
 
 

@@ -225,7 +225,7 @@ class LocalPlatform(LocalFaults):
         """Migrate `count` slots and their keys from master `source` to master `target` (redis-cli reshard)."""
         return RedisCluster(self.context()).move_slots(source, target, count)
 
-    def rebalance(self) -> None:
+    def rebalance_redis_slots(self) -> None:
         """Even the Redis slots out over the masters again (redis-cli rebalance)."""
         RedisCluster(self.context()).rebalance()
 
