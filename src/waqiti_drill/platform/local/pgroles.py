@@ -16,6 +16,7 @@ from psycopg import sql
 
 from waqiti_drill.platform.local.context import LocalContext
 from waqiti_drill.platform.local.layout import MemberLocation
+from waqiti_drill.waiting import wait_until
 
 
 def scram_verifier(password: str, salt: bytes | None = None, iterations: int = 4096) -> str:
@@ -42,8 +43,22 @@ def superuser_connect(ctx: LocalContext, member: MemberLocation, dbname: str = "
     )
 
 
+def wait_writable(ctx: LocalContext, primary: MemberLocation, timeout: float = 60.0) -> None:
+    """Until the member Patroni calls primary has left recovery: right after an outage of the DCS,
+    Patroni reports the leader before PostgreSQL has finished promoting, and a write would fail with
+    ReadOnlySqlTransaction."""
+
+    def out_of_recovery() -> tuple[bool, str]:
+        with superuser_connect(ctx, primary) as conn:
+            in_recovery = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+        return not in_recovery, f"{primary.name} pg_is_in_recovery={in_recovery}"
+
+    wait_until(out_of_recovery, timeout, f"the primary {primary.name} to accept writes")
+
+
 def ensure_app_role_and_database(ctx: LocalContext, primary: MemberLocation) -> None:
     settings = ctx.settings
+    wait_writable(ctx, primary)
     with superuser_connect(ctx, primary) as conn:
         exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (settings.app_user,)).fetchone()
         verifier = scram_verifier(ctx.secrets.postgres_password)
