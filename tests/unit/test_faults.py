@@ -39,7 +39,7 @@ def test_a_corrupt_ledger_is_an_error_naming_the_file(tmp_path):
 
 def test_every_fault_an_action_records_has_an_undo():
     recorded = {"kill_member", "stop_member", "freeze_member", "kill_redis_node", "freeze_redis_node",
-                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs"}
+                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs", "fill_disk"}
     assert recorded <= set(UNDO)
     # resuming frozen processes comes before restarts, which wait for those peers
     assert UNDO["freeze_member"][0] < UNDO["kill_member"][0]

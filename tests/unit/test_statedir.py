@@ -53,5 +53,5 @@ def test_changed_network_is_refused(tmp_path):
 
 def test_layout_1_directory_is_refused_with_the_way_out(tmp_path):
     (tmp_path / "state.json").write_text(json.dumps({"tool": "waqiti-drill", "layout": 1, "ports": {}}))
-    with pytest.raises(StateDirError, match="created by layout 1 of waqiti-drill, this is layout 2"):
+    with pytest.raises(StateDirError, match="created by layout 1 of waqiti-drill, this is layout 3"):
         ensure_state_dir(Settings(state_dir=tmp_path))
