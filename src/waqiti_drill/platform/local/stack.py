@@ -92,6 +92,8 @@ class LocalPlatform(LocalFaults):
                 if not already:
                     with contextlib.suppress(DrillError):
                         self._remove_network()
+                    with contextlib.suppress(DrillError):
+                        MemberDisks(self.settings, self.user).unmount_all()
                 raise type(exc)(f"{exc} (logs: {self.supervisor.log_dir})") from None
         return self.status()
 
