@@ -140,10 +140,11 @@ class MemberDisks:
         tmp = image.with_name(image.name + ".tmp")
         size = self.settings.disk_mib << 20
         _allocate(tmp, size, truncate=True)
-        # -m 0: no blocks reserved for root, so "full" is full for the database user too.
-        # nodiscard: mkfs would otherwise punch the image's blocks out again (the loop device passes discards on)
-        _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "nodiscard", "-L", image.stem[:16], str(tmp)],
-             f"making {image}")
+        # -m 0: no blocks reserved for root, so "full" is full for the database user too. nodiscard, and
+        # no lazy initialisation at the first mount: the loop device turns discards and zeroing into holes
+        # punched in the image, which would give blocks back to the outer filesystem.
+        _run(["mkfs.ext4", "-q", "-F", "-m", "0", "-E", "nodiscard,lazy_itable_init=0,lazy_journal_init=0",
+              "-L", image.stem[:16], str(tmp)], f"making {image}")
         _allocate(tmp, size, truncate=False)  # whatever was given back is taken again: the bound is paid now
         os.replace(tmp, image)
 
