@@ -18,7 +18,7 @@ import pytest
 
 from waqiti_drill.faults import health
 from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, image_path, mount_point, mounted_at
-from waqiti_drill.platform.local.layout import member, members
+from waqiti_drill.platform.local.layout import members
 from waqiti_drill.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -108,23 +108,10 @@ def test_a_full_primary_disk_fails_writes_fills_nothing_else_and_heals(stack):
         "disk_mib": settings.disk_mib, "bytes_written": written, "fill_seconds": round(fill_seconds, 2),
         "first_error_after_s": first_error_at, "outcomes": seen, "roles_during": roles_during,
         "root_free_delta_bytes": root_delta, "heal_seconds": round(heal_seconds, 1), "heal": healed.stdout,
-        "old_primary": old.name, "pg_log_tail": _log_tail(platform, old.name),
+        "old_primary": old.name,
     }
     path = os.environ.get("DRILL_DISK_FIGURES", "/tmp/drill-disk-figures.json")
     with open(path, "w") as fh:
         json.dump(figures, fh, indent=1)
     print(json.dumps(figures, indent=1))
 
-
-def _log_tail(platform, name: str) -> list[str]:  # noqa: ANN001
-    """The lines of the member's logs that mention space, for the record."""
-    out: list[str] = []
-    base = member(platform.settings, name).base
-    candidates = list(platform.supervisor.log_dir.glob(f"*{name}*")) + list(base.glob("data/log/*"))
-    for path in candidates:
-        try:
-            lines = path.read_text(errors="replace").splitlines()
-        except OSError:
-            continue
-        out += [f"{path.name}: {ln}" for ln in lines if "space" in ln.lower() or "PANIC" in ln][-10:]
-    return out[-20:]
