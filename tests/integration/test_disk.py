@@ -85,9 +85,11 @@ def test_a_full_primary_disk_fails_writes_fills_nothing_else_and_heals(stack):
     roles_during = {m.name: (m.role, m.state) for m in platform.postgres_members()}
     # The machine's filesystem did not fill: the image was allocated at `up`, the filler lives inside it.
     assert image.stat().st_blocks == image_blocks
-    # / is shared with whatever else runs on the machine, so only a loss is counted, with a margin.
+    # / is shared with whatever else runs on the machine (other stacks lost or gained 250-800 MB in the
+    # seconds of this test), so only a loss is counted, against half of what was written; the exact check
+    # is the image's allocation above.
     root_delta = root_free - shutil.disk_usage("/").free
-    assert root_delta < min(256 << 20, written // 2), f"/ lost {root_delta} bytes while {written} were filled"
+    assert root_delta < written // 2, f"/ lost {root_delta} bytes while {written} were filled"
 
     errors = [s["outcome"] for s in seen if not str(s["outcome"]).startswith("ok")]
     failed_over = roles_during.get(old.name, ("", ""))[0] != "primary"
