@@ -188,6 +188,8 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
     lines.append(f"Backups: {len(status.backups)}" + (f", latest {status.backups[-1].label}" if status.backups else ""))
     if status.network_faults:
         lines.append(f"Network partitions in force: {', '.join(status.network_faults)}")
+    if status.disk_faults:
+        lines.append(f"Disks filled: {', '.join(status.disk_faults)}")
     lines += [f"PROBLEM: {p}" for p in status.problems]
     return "\n".join(lines)
 

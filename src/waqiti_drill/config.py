@@ -86,6 +86,9 @@ class Settings:
     # "netns": each PostgreSQL member in its own network namespace (root only), so a member or the DCS
     # can really be partitioned; "loopback": everything on 127.0.0.1. load_settings resolves "auto".
     network: str = "loopback"
+    # As root, each PostgreSQL member's directory is an ext4 filesystem of this size (a loop-mounted,
+    # fully allocated image under the state directory), so a disk-full fault fills only that.
+    disk_mib: int = 1024
     database: str = "waqiti"
     app_user: str = "waqiti_user"
     scope: str = "waqiti-postgres"
@@ -111,6 +114,8 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     for key in ("run_user",):
         if key in overrides:
             settings_kwargs[key] = str(overrides.pop(key))
+    if "disk_mib" in overrides:
+        settings_kwargs["disk_mib"] = resolve_disk_mib(overrides.pop("disk_mib"), path or "defaults")
     settings_kwargs["network"] = resolve_network(overrides.pop("network", "auto"), path or "defaults")
     if overrides:
         raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
@@ -118,6 +123,12 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     settings = Settings(state_dir=chosen, ports=ports, targets=targets, **settings_kwargs)
     check_ports_distinct(settings.ports, path or "defaults")
     return settings
+
+
+def resolve_disk_mib(value: object, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 64 <= value <= 1 << 20:
+        raise InvalidConfig(f"{source}: 'disk_mib' must be an integer from 64 to 1048576, got {value!r}")
+    return value
 
 
 NETWORK_MODES = ("auto", "netns", "loopback")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, mount_point, mounted_at, mounts_under
+from waqiti_drill.platform.local.layout import members
 from waqiti_drill.platform.local.netns import StackNetwork
 from waqiti_drill.platform.local.netplan import NETNS_HOSTS_ROOT
 
@@ -38,11 +40,16 @@ def test_up_after_a_reboot_recreates_the_network(stack):
     time.sleep(0.5)
     StackNetwork(net).remove()  # what a reboot does: namespaces and bridge are gone, the state is not
     assert StackNetwork(net).describe() == []
+    if disks_enabled():  # ... and the members' filesystems are no longer mounted
+        MemberDisks(stack.settings, platform.user).unmount_all()
+        assert mounts_under(stack.state_dir) == []
     result = stack.drill("up")
     assert result.returncode == 0, result.stderr
     assert len(StackNetwork(net).namespaces()) == 3
     assert sorted(m.role for m in platform.postgres_members()) == ["primary", "replica", "sync_standby"]
     assert {m.host for m in platform.postgres_members()} == {m.address for m in net.members}
+    if disks_enabled():
+        assert all(mounted_at(mount_point(m)) for m in members(stack.settings))
 
 
 def _ours(text: str, prefix: str) -> list[str]:
@@ -56,6 +63,7 @@ def test_down_leaves_no_process(stack):
     assert result.returncode == 0, result.stderr
     assert platform.supervisor.pids_under(stack.state_dir) == []
     assert all(platform.supervisor.pid_of(n) is None for n in platform.supervisor.names())
+    assert mounts_under(stack.state_dir) == []  # the members' filesystems are unmounted
     again = stack.drill("down")
     assert again.returncode == 0
     _assert_no_network_left(stack.platform().context().net.prefix)

@@ -39,7 +39,7 @@ def test_a_corrupt_ledger_is_an_error_naming_the_file(tmp_path):
 
 def test_every_fault_an_action_records_has_an_undo():
     recorded = {"kill_member", "stop_member", "freeze_member", "kill_redis_node", "freeze_redis_node",
-                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs"}
+                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs", "fill_disk"}
     assert recorded <= set(UNDO)
     # resuming frozen processes comes before restarts, which wait for those peers
     assert UNDO["freeze_member"][0] < UNDO["kill_member"][0]
@@ -119,3 +119,39 @@ def _journal(status="completed", deviated=False, run_status="succeeded", rollbac
 def test_the_journal_verdict(journal, passed, fragment):
     ok, line = experiment.summary(journal)
     assert ok is passed and fragment in line
+
+
+def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed_run_left(tmp_path, monkeypatch):
+    from waqiti_drill.faults import heal as heal_module
+
+    calls: list[str] = []
+
+    class FakePlatform:
+        filled = ["pg2"]
+
+        def free_disk(self, name: str) -> None:
+            calls.append(f"free {name}")
+            if name in self.filled:
+                self.filled.remove(name)
+
+        def disk_faults(self) -> list[str]:
+            return list(self.filled)
+
+        def start_member(self, name: str) -> None:
+            calls.append(f"start {name}")
+
+        def resume_all(self) -> list[str]:
+            return []
+
+        def up(self) -> None:
+            calls.append("up")
+
+    monkeypatch.setattr(heal_module.health, "wait_healthy", lambda platform, timeout: None)
+    ledger = FaultLedger(tmp_path)
+    ledger.begin("kill_member", "pg3")
+    ledger.begin("fill_disk", "pg1")
+    undone = heal_module.heal_all(FakePlatform(), ledger, 1.0)  # type: ignore[arg-type]
+    assert calls == ["free pg1", "start pg3", "free pg2", "up"]
+    assert undone == ["fill_disk pg1", "kill_member pg3", "freed the disk of pg2"]
+    assert ledger.active() == []
+    assert UNDO["fill_disk"][0] < UNDO["kill_member"][0]

@@ -53,5 +53,19 @@ def test_changed_network_is_refused(tmp_path):
 
 def test_layout_1_directory_is_refused_with_the_way_out(tmp_path):
     (tmp_path / "state.json").write_text(json.dumps({"tool": "waqiti-drill", "layout": 1, "ports": {}}))
-    with pytest.raises(StateDirError, match="created by layout 1 of waqiti-drill, this is layout 2"):
+    with pytest.raises(StateDirError, match="created by layout 1 of waqiti-drill, this is layout 3"):
         ensure_state_dir(Settings(state_dir=tmp_path))
+
+
+def test_changed_member_disks_are_refused(tmp_path, monkeypatch):
+    from waqiti_drill.platform.local import statedir
+
+    monkeypatch.setattr(statedir, "disk_mode", lambda: "loop")
+    ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
+    assert read_marker(tmp_path)["disks"] == {"mode": "loop", "mib": 1024}
+    ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
+    with pytest.raises(StateDirError, match="created with member disks loop 1024 MiB, now loop 512 MiB"):
+        ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=512))
+    monkeypatch.setattr(statedir, "disk_mode", lambda: "none")
+    with pytest.raises(StateDirError, match="now plain directories"):
+        ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))

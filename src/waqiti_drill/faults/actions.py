@@ -24,10 +24,10 @@ from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 ROLES = ("primary", "sync_standby", "replica")
 
 __all__ = [
-    "backup_must_fail", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs",
-    "kill_member", "kill_redis_master", "move_redis_slots", "observe", "rebalance_redis", "start_object_store",
-    "stop_member", "stop_object_store", "switchover", "wait_until_healthy", "wait_until_redis_serves_all_slots",
-    "wait_until_writable",
+    "backup_must_fail", "fill_disk", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs", "isolate_member",
+    "kill_dcs", "kill_member", "kill_redis_master", "move_redis_slots", "observe", "rebalance_redis",
+    "start_object_store", "stop_member", "stop_object_store", "switchover", "wait_until_healthy",
+    "wait_until_redis_serves_all_slots", "wait_until_writable",
 ]
 
 
@@ -197,6 +197,22 @@ def isolate_member(member: str = "primary", configuration: Configuration = None)
     record = _inject(configuration, "isolate_member", name, lambda: platform.isolate_member(name),  # type: ignore[attr-defined]
                      role=member)
     return _done(record)
+
+
+def fill_disk(member: str = "primary", configuration: Configuration = None) -> dict[str, Any]:
+    """Fill the filesystem holding the member's PGDATA and pg_wal (its own bounded one) to the last block.
+
+    Returns once the filesystem is full; `heal` (or free_disk) removes the filler. PostgreSQL then fails
+    to extend files and to write WAL, as on a real full volume.
+    """
+    platform = platform_of(configuration)
+    name = resolve_member(platform, member)
+    written: list[int] = []
+    started = time.monotonic()
+    record = _inject(configuration, "fill_disk", name, lambda: written.append(platform.fill_disk(name)),
+                     role=member)
+    return _done(record, bytes_written=written[0] if written else 0,
+                 fill_seconds=round(time.monotonic() - started, 3))
 
 
 def kill_dcs(configuration: Configuration = None) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Undoing faults: what the ledger holds first, then a sweep for anything a killed run left behind.
 
-The order matters: frozen processes are resumed and partitions removed before anything is restarted,
-because a restart waits for peers that a freeze or a partition still holds away.
+The order matters: frozen processes are resumed, partitions removed and filled disks freed before
+anything is restarted, because a restart waits for peers that a freeze or a partition still holds away,
+and a member cannot start on a full disk.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ UNDO: dict[str, tuple[int, Undo]] = {
     "freeze_member": (0, lambda p, t: p.thaw_member(t)),
     "freeze_redis_node": (0, lambda p, t: p.thaw_redis_node(t)),
     "freeze_dcs": (0, lambda p, t: p.thaw_dcs()),  # type: ignore[attr-defined]
+    "fill_disk": (1, lambda p, t: p.free_disk(t)),
     "isolate_member": (1, lambda p, t: p.reconnect_member(t)),  # type: ignore[attr-defined]
     "isolate_dcs": (1, lambda p, t: p.reconnect_dcs()),  # type: ignore[attr-defined]
     "kill_dcs": (2, lambda p, t: p.start_dcs()),  # type: ignore[attr-defined]
@@ -45,6 +47,10 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
     heal_network = getattr(platform, "heal_network", None)
     if heal_network is not None:
         undone += heal_network()
+    if getattr(platform, "free_disk", None) is not None:
+        for name in platform.disk_faults():
+            platform.free_disk(name)
+            undone.append(f"freed the disk of {name}")
     platform.up()  # idempotent: starts whatever is not running, keeps the rest
     close_open_slots = getattr(platform, "close_open_slots", None)  # a reshard a killed drill cut short
     if close_open_slots is not None:

@@ -79,6 +79,7 @@ class PlatformStatus:
     backups: list[BackupInfo] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # parts that did not answer, one line each
     network_faults: list[str] = field(default_factory=list)  # partitions in force, e.g. "member pg1", "dcs"
+    disk_faults: list[str] = field(default_factory=list)  # members whose disk is filled, e.g. "pg1"
 
 
 class Lifecycle(Protocol):
@@ -122,6 +123,12 @@ class NodeFaults(Protocol):
     def reconnect_dcs(self) -> None: ...
     def heal_network(self) -> list[str]: ...  # remove every partition left in force; what was removed
     def network_faults(self) -> list[str]: ...  # what is in force now, read from the system
+
+    # A full disk: the filesystem holding the member's PGDATA and pg_wal filled to the last block, and
+    # only that one (a bounded filesystem of the member's own). A platform without one raises Unsupported.
+    def fill_disk(self, name: str) -> int: ...  # bytes written; returns once the filesystem is full
+    def free_disk(self, name: str) -> None: ...  # idempotent
+    def disk_faults(self) -> list[str]: ...  # members whose disk is filled now, read from the system
 
 
 class ServiceFaults(Protocol):

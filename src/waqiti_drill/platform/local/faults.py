@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import InvalidConfig, Unsupported
+from waqiti_drill.platform.local.disks import MemberDisks
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.layout import member
 from waqiti_drill.platform.local.netns import StackNetwork
@@ -112,6 +113,24 @@ class LocalFaults:
     def network_faults(self) -> list[str]:
         """The isolations the kernel enforces now, e.g. ['member pg1', 'dcs']; always [] on loopback."""
         return self._partitions().faults() if self.context().net.isolated else []
+
+    # ----- a full disk (root: each member has its own bounded filesystem; see disks.py) ------------
+    def _disks(self) -> MemberDisks:
+        return MemberDisks(self.settings, self.context().user)
+
+    def fill_disk(self, name: str) -> int:
+        """Fill the filesystem holding the member's PGDATA and pg_wal to the last block; bytes written."""
+        member(self.settings, name)
+        return self._disks().fill(name)
+
+    def free_disk(self, name: str) -> None:
+        """Remove the filler from the member's filesystem; nothing to do when there is none."""
+        member(self.settings, name)
+        self._disks().free(name)
+
+    def disk_faults(self) -> list[str]:
+        """Members whose filesystem holds a filler now, e.g. ['pg1']."""
+        return self._disks().filled()
 
     # ----- Redis nodes as processes -----------------------------------------------------------------
     def _redis(self, address: str) -> RedisCluster:

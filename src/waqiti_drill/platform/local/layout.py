@@ -6,7 +6,9 @@
     <state>/run/, <state>/logs/   pidfiles and one log per process
     <state>/etcd/                 DCS data
     <state>/pg/<member>/          Patroni config; data/ is PGDATA; sock/ is the Unix socket directory
-                                  (as root, each member runs in its own network namespace: see netplan.py)
+                                  (as root, each member runs in its own network namespace: see netplan.py,
+                                  and <state>/pg/<member> is its own filesystem: see disks.py)
+    <state>/disks/<member>.img    as root: the member's ext4 image (disk_mib MiB, allocated up front)
     <state>/haproxy/              haproxy.cfg
     <state>/redis/<port>/         redis.conf, nodes.conf, AOF and RDB files
     <state>/s3/                   SeaweedFS data, identities and KEK

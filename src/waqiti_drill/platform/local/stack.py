@@ -22,6 +22,7 @@ from waqiti_drill.platform.base import (
     RedisStatus,
 )
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
 from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
@@ -83,6 +84,7 @@ class LocalPlatform(LocalFaults):
                 self._check_all_ports_free(etcd, haproxy, redis, store, patroni)
             try:
                 self._ensure_network()
+                MemberDisks(self.settings, self.user).ensure()
                 self._start_all(etcd, patroni, haproxy, redis, store, repo)
             except DrillError as exc:
                 started = [n for n in self.supervisor.names() if n not in already]
@@ -90,6 +92,8 @@ class LocalPlatform(LocalFaults):
                 if not already:
                     with contextlib.suppress(DrillError):
                         self._remove_network()
+                    with contextlib.suppress(DrillError):
+                        MemberDisks(self.settings, self.user).unmount_all()
                 raise type(exc)(f"{exc} (logs: {self.supervisor.log_dir})") from None
         return self.status()
 
@@ -165,6 +169,10 @@ class LocalPlatform(LocalFaults):
             self.supervisor.stop(["etcd"], 3.0)
             self.supervisor.kill_everything_under(state)
             self._remove_network()
+            MemberDisks(self.settings, self.user).unmount_all()
+            left = mounts_under(state)
+            if left and purge:
+                raise StateDirError(f"still mounted under {state}: {', '.join(map(str, left))}; not purging")
         if purge:
             shutil.rmtree(state)
         return True
@@ -194,6 +202,11 @@ class LocalPlatform(LocalFaults):
             faults = self.network_faults()
         except DrillError as exc:
             problems.append(f"network: {exc}")
+        disk_faults: list[str] = []
+        try:
+            disk_faults = self.disk_faults()
+        except OSError as exc:
+            problems.append(f"disks: {exc}")
         ep = self.endpoints()
         return PlatformStatus(
             platform=self.name,
@@ -203,6 +216,7 @@ class LocalPlatform(LocalFaults):
             backups=backups,
             problems=problems,
             network_faults=faults,
+            disk_faults=disk_faults,
         )
 
     # ----- Topology ----------------------------------------------------------------------------

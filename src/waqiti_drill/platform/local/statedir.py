@@ -18,12 +18,15 @@ from pathlib import Path
 
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import StateDirError
+from waqiti_drill.platform.local.disks import disk_mode
 from waqiti_drill.platform.local.netplan import plan_network
 
 TOOL = "waqiti-drill"
 # 2: members may live in network namespaces; the marker records the network (mode and subnet), to
 # which the certificate, Patroni's addresses in the DCS and pg_hba are bound.
-LAYOUT_VERSION = 2
+# 3: as root, each member's directory is a loop-mounted ext4 image (<state>/disks/<member>.img); the marker
+# records the disk mode and size, since the data lives inside those images.
+LAYOUT_VERSION = 3
 MARKER = "state.json"
 
 
@@ -62,6 +65,13 @@ def check_compatible(settings: Settings, data: dict) -> None:
             f"{settings.state_dir} was created with network {_show(created_network)}, now {_show(network)}: "
             "use the same network setting, or 'drill down --purge' to recreate the stack"
         )
+    disks, created_disks = disk_record(settings), data.get("disks")
+    if created_disks != disks:
+        raise StateDirError(
+            f"{settings.state_dir} was created with member disks {_show_disks(created_disks)}, now "
+            f"{_show_disks(disks)}: run as the same user with the same disk_mib, or 'drill down --purge' "
+            "to recreate the stack"
+        )
     created_ports = data.get("ports", {})
     current = settings.ports.all()
     changed = sorted(k for k in current if created_ports.get(k) != current[k])
@@ -76,6 +86,17 @@ def check_compatible(settings: Settings, data: dict) -> None:
 def network_record(settings: Settings) -> dict[str, str | None]:
     plan = plan_network(settings)
     return {"mode": plan.mode, "subnet": plan.subnet}
+
+
+def disk_record(settings: Settings) -> dict[str, object]:
+    mode = disk_mode()
+    return {"mode": mode, "mib": settings.disk_mib if mode != "none" else None}
+
+
+def _show_disks(record: object) -> str:
+    if not isinstance(record, dict):
+        return "(none)"
+    return "plain directories" if record.get("mode") == "none" else f"{record.get('mode')} {record.get('mib')} MiB"
 
 
 def _show(record: object) -> str:
@@ -98,6 +119,7 @@ def ensure_state_dir(settings: Settings) -> None:
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "ports": settings.ports.all(),
         "network": network_record(settings),
+        "disks": disk_record(settings),
     }
     tmp = settings.state_dir / (MARKER + ".tmp")
     tmp.write_text(json.dumps(marker, indent=1))
