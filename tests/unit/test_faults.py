@@ -155,3 +155,15 @@ def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed
     assert undone == ["fill_disk pg1", "kill_member pg3", "freed the disk of pg2"]
     assert ledger.active() == []
     assert UNDO["fill_disk"][0] < UNDO["kill_member"][0]
+
+
+def test_every_scenario_passes_chaos_validate():
+    """The chaostoolkit CLI's own validation, as an operator would run it (`chaos validate FILE`)."""
+    import subprocess
+    import sys
+
+    chaos = Path(sys.executable).with_name("chaos")
+    for path in sorted(SCENARIOS.glob("*.yaml")):
+        result = subprocess.run([str(chaos), "validate", str(path)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"{path.name}: {result.stdout}{result.stderr}"
+        assert "experiment syntax and semantic look valid" in result.stdout + result.stderr, path.name
