@@ -74,23 +74,30 @@ def stop_member(member: str = "sync_standby", configuration: Configuration = Non
     return _done(record)
 
 
-def freeze_member(member: str = "primary", seconds: float = 5.0, configuration: Configuration = None) -> dict[str, Any]:
-    """SIGSTOP every process of the member for `seconds`, then SIGCONT (also if interrupted)."""
+def _timed_freeze(configuration: Configuration, kind: str, target: str, freeze: Any, thaw: Any,  # noqa: ANN401
+                  seconds: float, **detail: Any) -> dict[str, Any]:
+    """Freeze, hold for `seconds` from the moment the freeze took effect, thaw (also if interrupted)."""
     if not 0 < float(seconds) <= 3600:
         raise InvalidConfig(f"freeze seconds must be in (0, 3600], got {seconds!r}")
-    platform = platform_of(configuration)
     ledger = ledger_of(configuration)
-    name = resolve_member(platform, member)
-    entry = ledger.begin("freeze_member", name)
+    entry = ledger.begin(kind, target)
     try:
-        platform.freeze_member(name)
-        record = record_fault(configuration, "freeze_member", name, "inject", seconds=seconds, role=member)
+        freeze()
+        record = record_fault(configuration, kind, target, "inject", seconds=seconds, **detail)
         time.sleep(max(0.0, record.mono + float(seconds) - time.monotonic()))
     finally:
-        platform.thaw_member(name)
-    record_fault(configuration, "freeze_member", name, "heal")
+        thaw()
+    record_fault(configuration, kind, target, "heal")
     ledger.end(entry.id)
     return _done(record, seconds=seconds)
+
+
+def freeze_member(member: str = "primary", seconds: float = 5.0, configuration: Configuration = None) -> dict[str, Any]:
+    """SIGSTOP every process of the member for `seconds`, then SIGCONT (also if interrupted)."""
+    platform = platform_of(configuration)
+    name = resolve_member(platform, member)
+    return _timed_freeze(configuration, "freeze_member", name, lambda: platform.freeze_member(name),
+                         lambda: platform.thaw_member(name), seconds, role=member)
 
 
 def switchover(candidate: str | None = None, configuration: Configuration = None) -> dict[str, Any]:
@@ -126,21 +133,10 @@ def kill_redis_master(address: str | None = None, configuration: Configuration =
 def freeze_redis_node(address: str | None = None, seconds: float = 5.0,
                       configuration: Configuration = None) -> dict[str, Any]:
     """SIGSTOP a Redis node (a master unless named) for `seconds`, then SIGCONT."""
-    if not 0 < float(seconds) <= 3600:
-        raise InvalidConfig(f"freeze seconds must be in (0, 3600], got {seconds!r}")
     platform = platform_of(configuration)
-    ledger = ledger_of(configuration)
     target = _master(platform, address) if address in (None, "") else address
-    entry = ledger.begin("freeze_redis_node", target)
-    try:
-        platform.freeze_redis_node(target)
-        record = record_fault(configuration, "freeze_redis_node", target, "inject", seconds=seconds)
-        time.sleep(max(0.0, record.mono + float(seconds) - time.monotonic()))
-    finally:
-        platform.thaw_redis_node(target)
-    record_fault(configuration, "freeze_redis_node", target, "heal")
-    ledger.end(entry.id)
-    return _done(record, seconds=seconds)
+    return _timed_freeze(configuration, "freeze_redis_node", target, lambda: platform.freeze_redis_node(target),
+                         lambda: platform.thaw_redis_node(target), seconds)
 
 
 def move_redis_slots(count: int = 1000, source: str | None = None, target: str | None = None,
