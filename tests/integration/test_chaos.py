@@ -102,3 +102,21 @@ def test_a_drill_refuses_to_start_against_an_unhealthy_platform(stack, tmp_path)
     finally:
         platform.start_member(replica)
         health.wait_healthy(platform, 120)
+
+
+def test_freezing_a_redis_master_for_two_seconds_thaws_it_and_leaves_no_ledger_entry(stack, tmp_path):
+    from waqiti_drill.faults import actions
+
+    configuration = {"drill_state_dir": str(stack.state_dir), "drill_config": str(stack.config),
+                     "drill_run_dir": str(tmp_path)}
+    started = time.monotonic()
+    done = actions.freeze_redis_node(seconds=2, configuration=configuration)
+    assert 2.0 <= time.monotonic() - started < 10
+    assert done["fault"] == "freeze_redis_node" and done["seconds"] == 2
+    faults = [json.loads(line) for line in (tmp_path / "history" / "faults.jsonl").read_text().splitlines()]
+    assert [f["phase"] for f in faults] == ["inject", "heal"]
+    assert faults[1]["mono"] - faults[0]["mono"] == pytest.approx(2.0, abs=0.2)
+    platform = stack.platform()
+    assert FaultLedger(stack.state_dir).active() == []
+    assert _stopped_processes(platform) == []
+    health.wait_healthy(platform, 60)
