@@ -7,6 +7,7 @@ returns once its effect is in force, so the caller's clock marks the moment the 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from waqiti_drill.config import Settings
@@ -27,11 +28,10 @@ if TYPE_CHECKING:
 
 
 class LocalFaults:
+    # Provided by LocalPlatform, which this class is mixed into.
     settings: Settings
     supervisor: Supervisor
-
-    def context(self, create: bool = False) -> LocalContext:
-        raise NotImplementedError  # provided by LocalPlatform
+    context: Callable[..., LocalContext]
 
     # ----- PostgreSQL members as processes ---------------------------------------------------------
     def kill_member(self, name: str) -> None:
