@@ -122,6 +122,18 @@ class HistoryWriter:
         self.close()
 
 
+FAULTS_FILE = "faults.jsonl"
+
+
+def record_fault(history_dir: Path, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
+    """Take the fault's instant now and append it to <history_dir>/faults.jsonl, fsynced at once
+    (a fault record must survive a crash of whoever injected the fault)."""
+    record = FaultRecord.now(name, target, phase, **detail)
+    with HistoryWriter(history_dir / FAULTS_FILE) as out:
+        out.write(record)
+    return record
+
+
 def history_files(path: Path) -> list[Path]:
     """A run directory's history files (sorted), or the single file given."""
     if path.is_dir():

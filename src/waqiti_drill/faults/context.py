@@ -8,9 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from waqiti_drill import history
 from waqiti_drill.config import Settings, load_settings
 from waqiti_drill.faults.ledger import FaultLedger
-from waqiti_drill.history import FaultPhase, FaultRecord, HistoryWriter
+from waqiti_drill.history import FaultPhase, FaultRecord
 from waqiti_drill.platform.base import Platform
 from waqiti_drill.platform.factory import open_platform
 
@@ -36,10 +37,8 @@ def run_dir_of(configuration: Configuration) -> Path | None:
 
 
 def record_fault(configuration: Configuration, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
-    """The fault's instant, taken now; written (fsynced) into the run's history when there is a run."""
-    record = FaultRecord.now(name, target, phase, **detail)
+    """The fault's instant, taken now; written into the run's history when there is a run."""
     run_dir = run_dir_of(configuration)
-    if run_dir is not None:
-        with HistoryWriter(run_dir / "history" / "faults.jsonl") as out:
-            out.write(record)
-    return record
+    if run_dir is None:
+        return FaultRecord.now(name, target, phase, **detail)
+    return history.record_fault(run_dir / "history", name, target, phase, **detail)

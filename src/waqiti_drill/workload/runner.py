@@ -17,7 +17,7 @@ from pathlib import Path
 
 from waqiti_drill.errors import CommandFailed, InvalidConfig
 from waqiti_drill.workload.profiles import SHAPES
-from waqiti_drill.workload.targets import PG_PASSWORD_ENV, REDIS_PASSWORD_ENV, TARGETS_ENV, WorkloadTargets
+from waqiti_drill.workload.targets import PG_PASSWORD_ENV, REDIS_PASSWORD_ENV, TARGETS_ENV
 
 USER_CLASSES = {
     "postgres": ["LedgerWriter", "BalanceReader"],
@@ -199,19 +199,3 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
-
-def prepared_targets(platform: object, run_id: str, run_dir: Path, accounts: int = 1000) -> WorkloadTargets:
-    """The targets of a run on `platform`, with the ledger schema in place (harness side)."""
-    import psycopg
-
-    from waqiti_drill.workload.ledger import prepare_schema
-
-    kwargs = platform.postgres_connect_kwargs(read_only=False)  # type: ignore[attr-defined]
-    ro = platform.postgres_connect_kwargs(read_only=True)  # type: ignore[attr-defined]
-    with psycopg.connect(**kwargs, autocommit=True, connect_timeout=5) as conn:
-        prepare_schema(conn, accounts)
-    nodes = [n.address for n in platform.redis_nodes()]  # type: ignore[attr-defined]
-    history_dir = run_dir / "history"
-    history_dir.mkdir(parents=True, exist_ok=True)
-    return WorkloadTargets(run_id=run_id, history_dir=str(history_dir), rw_dsn=str(kwargs["conninfo"]),
-                           ro_dsn=str(ro["conninfo"]), redis_nodes=nodes, accounts=accounts)

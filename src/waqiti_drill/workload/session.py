@@ -12,7 +12,6 @@ same run directory:
 
 from __future__ import annotations
 
-import dataclasses
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +19,15 @@ from types import TracebackType
 from typing import Any
 
 import orjson
+import psycopg
 
-from waqiti_drill.history import FaultPhase, FaultRecord, HistoryWriter
+from waqiti_drill.history import FaultPhase, FaultRecord, record_fault
 from waqiti_drill.platform.base import Platform
-from waqiti_drill.workload import final_read, runner
+from waqiti_drill.workload import final_read, ledger, runner
 from waqiti_drill.workload.runner import LoadRun, LoadSpec
 from waqiti_drill.workload.targets import WorkloadTargets
+
+ACCOUNTS = 1000  # ledger accounts transfers move money between
 
 
 def new_run_id() -> str:
@@ -48,21 +50,28 @@ class LoadSession:
     def history_dir(self) -> Path:
         return self.run_dir / "history"
 
+    def _prepare_targets(self) -> WorkloadTargets:
+        """What Locust needs to reach the services this run loads, with the ledger schema in place."""
+        rw = self.platform.postgres_connect_kwargs(read_only=False)
+        ro = self.platform.postgres_connect_kwargs(read_only=True)
+        if "postgres" in self.spec.services:
+            with psycopg.connect(**rw, autocommit=True, connect_timeout=5) as conn:  # type: ignore[arg-type]
+                ledger.prepare_schema(conn, ACCOUNTS)
+        nodes = [n.address for n in self.platform.redis_nodes()] if "redis" in self.spec.services else []
+        self.history_dir.mkdir(parents=True, exist_ok=True)
+        return WorkloadTargets(run_id=self.run_id, history_dir=str(self.history_dir), rw_dsn=str(rw["conninfo"]),
+                               ro_dsn=str(ro["conninfo"]), redis_nodes=nodes, accounts=ACCOUNTS)
+
     def start(self) -> LoadSession:
-        self.targets = runner.prepared_targets(self.platform, self.run_id, self.run_dir)
-        if "redis" not in self.spec.services:
-            self.targets = dataclasses.replace(self.targets, redis_nodes=[])
+        self.targets = self._prepare_targets()
         targets_file = self.targets.save(self.run_dir / "targets.json")
         self.load = runner.start(targets_file, self.run_dir, self.spec, *self._passwords)
         self.load.wait_ready(self.history_dir)
         return self
 
     def record_fault(self, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
-        """Append a fault record now; it is fsynced at once (a fault record must survive a crash)."""
-        record = FaultRecord.now(name, target, phase, **detail)
-        with HistoryWriter(self.history_dir / "faults.jsonl") as out:
-            out.write(record)
-        return record
+        """Append a fault record to this run's history now (see history.record_fault)."""
+        return record_fault(self.history_dir, name, target, phase, **detail)
 
     def stop(self) -> None:
         if self.load is not None and self.load.alive():
