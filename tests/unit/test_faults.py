@@ -143,6 +143,12 @@ def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed
         def resume_all(self) -> list[str]:
             return []
 
+        def heal_network(self) -> list[str]:
+            return []
+
+        def close_open_slots(self) -> list[str]:
+            return []
+
         def up(self) -> None:
             calls.append("up")
 

@@ -190,7 +190,7 @@ def isolate_member(member: str = "primary", configuration: Configuration = None)
     """Cut the member off the network (a real partition); its processes keep running."""
     platform = platform_of(configuration)
     name = resolve_member(platform, member)
-    record = _inject(configuration, "isolate_member", name, lambda: platform.isolate_member(name),  # type: ignore[attr-defined]
+    record = _inject(configuration, "isolate_member", name, lambda: platform.isolate_member(name),
                      role=member)
     return _done(record)
 
@@ -214,14 +214,14 @@ def fill_disk(member: str = "primary", configuration: Configuration = None) -> d
 def kill_dcs(configuration: Configuration = None) -> dict[str, Any]:
     """SIGKILL the etcd DCS: Patroni can no longer renew the leader key."""
     platform = platform_of(configuration)
-    record = _inject(configuration, "kill_dcs", "dcs", platform.kill_dcs)  # type: ignore[attr-defined]
+    record = _inject(configuration, "kill_dcs", "dcs", platform.kill_dcs)
     return _done(record)
 
 
 def isolate_dcs(configuration: Configuration = None) -> dict[str, Any]:
     """Partition the etcd DCS from every member; etcd keeps running."""
     platform = platform_of(configuration)
-    record = _inject(configuration, "isolate_dcs", "dcs", platform.isolate_dcs)  # type: ignore[attr-defined]
+    record = _inject(configuration, "isolate_dcs", "dcs", platform.isolate_dcs)
     return _done(record)
 
 

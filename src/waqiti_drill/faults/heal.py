@@ -19,11 +19,11 @@ Undo = Callable[[Platform, str], None]
 UNDO: dict[str, tuple[int, Undo]] = {
     "freeze_member": (0, lambda p, t: p.thaw_member(t)),
     "freeze_redis_node": (0, lambda p, t: p.thaw_redis_node(t)),
-    "freeze_dcs": (0, lambda p, t: p.thaw_dcs()),  # type: ignore[attr-defined]
+    "freeze_dcs": (0, lambda p, t: p.thaw_dcs()),
     "fill_disk": (1, lambda p, t: p.free_disk(t)),
-    "isolate_member": (1, lambda p, t: p.reconnect_member(t)),  # type: ignore[attr-defined]
-    "isolate_dcs": (1, lambda p, t: p.reconnect_dcs()),  # type: ignore[attr-defined]
-    "kill_dcs": (2, lambda p, t: p.start_dcs()),  # type: ignore[attr-defined]
+    "isolate_member": (1, lambda p, t: p.reconnect_member(t)),
+    "isolate_dcs": (1, lambda p, t: p.reconnect_dcs()),
+    "kill_dcs": (2, lambda p, t: p.start_dcs()),
     "stop_object_store": (2, lambda p, t: p.start_object_store()),
     "kill_member": (3, lambda p, t: p.start_member(t)),
     "stop_member": (3, lambda p, t: p.start_member(t)),
@@ -44,16 +44,11 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
         ledger.end(fault.id)
         undone.append(f"{fault.kind} {fault.target}")
     undone += [f"resumed {what}" for what in platform.resume_all()]
-    heal_network = getattr(platform, "heal_network", None)
-    if heal_network is not None:
-        undone += heal_network()
-    if getattr(platform, "free_disk", None) is not None:
-        for name in platform.disk_faults():
-            platform.free_disk(name)
-            undone.append(f"freed the disk of {name}")
+    undone += platform.heal_network()
+    for name in platform.disk_faults():
+        platform.free_disk(name)
+        undone.append(f"freed the disk of {name}")
     platform.up()  # idempotent: starts whatever is not running, keeps the rest
-    close_open_slots = getattr(platform, "close_open_slots", None)  # a reshard a killed drill cut short
-    if close_open_slots is not None:
-        undone += close_open_slots()
+    undone += platform.close_open_slots()  # a reshard a killed drill cut short
     health.wait_healthy(platform, timeout)
     return undone

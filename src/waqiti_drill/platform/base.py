@@ -149,10 +149,11 @@ class RedisOps(Protocol):
     def redis_status(self) -> RedisStatus: ...
 
     # Resharding while clients keep writing. Moved slots are not a fault to undo (nothing is broken);
-    # `rebalance_redis_slots` evens the slots out again afterwards. Both return once every node agrees, says ok
-    # and all 16384 slots are served; bad arguments raise InvalidConfig before anything is touched.
+    # `rebalance_redis_slots` evens the slots out again afterwards. Both return once every node agrees,
+    # says ok and all 16384 slots are served; bad arguments raise InvalidConfig before anything is touched.
     def move_slots(self, source: str, target: str, count: int) -> int: ...  # masters host:port; slots moved
     def rebalance_redis_slots(self) -> None: ...
+    def close_open_slots(self) -> list[str]: ...  # what a reshard cut short left; what was done
 
 
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, RedisOps, Protocol):
