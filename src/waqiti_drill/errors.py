@@ -67,3 +67,9 @@ class Unsupported(DrillError):
     """The platform cannot do this here (e.g. a network partition without root); nothing was changed."""
 
     exit_code = 10
+
+
+class LockHeld(DrillError):
+    """Another drill holds the drill lock of this stack."""
+
+    exit_code = 11

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from waqiti_drill.errors import DrillError
+from waqiti_drill.errors import LockHeld
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, run_dir_of, settings_of
 from waqiti_drill.history import WRITE_FUNCTIONS
@@ -35,12 +35,6 @@ logger = logging.getLogger("chaostoolkit")
 _lock: IO[str] | None = None
 _guard: AbortGuard | None = None
 refused = False  # this process's drill was refused at start: its rollbacks must not touch the platform
-
-
-class LockHeld(DrillError):
-    """Another drill runs against this stack."""
-
-    exit_code = 10
 
 
 class DrillLock:
