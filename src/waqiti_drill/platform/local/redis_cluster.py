@@ -16,7 +16,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from waqiti_drill.errors import CommandFailed, InvalidConfig, StartupFailed
+from waqiti_drill.errors import CommandFailed, InvalidConfig, StartupFailed, WaitTimeout
 from waqiti_drill.platform.base import RedisNode, RedisStatus
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
@@ -27,6 +27,8 @@ from waqiti_drill.waiting import timeout_multiplier, wait_until
 
 TOTAL_SLOTS = 16384
 MASTERS = 3
+# How long a formed cluster may show a slot-less master before it counts as half-formed.
+PAIRING_GRACE_SECONDS = 10.0
 PACKAGE = "the Debian package redis-server"
 CLI_PACKAGE = "the Debian package redis-tools"  # redis-cli lives there, not in redis-server
 
@@ -231,7 +233,7 @@ class RedisCluster:
             views[address] = (int(info.get("cluster_known_nodes", 0)), int(info.get("cluster_slots_assigned", 0)))
         if all(known == 1 and slots == 0 for known, slots in views.values()):
             return True
-        if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()) and self._paired():
+        if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()) and self._pairs_up():
             return False
         keys = {a: int(self._command(a, "DBSIZE")) for a in self.addresses()}
         if not any(keys.values()):
@@ -246,11 +248,25 @@ class RedisCluster:
             "run 'drill down --purge' and start again"
         )
 
-    def _paired(self) -> bool:
+    def _paired(self) -> tuple[bool, str]:
         """Every node is a master with slots or a replica: a creator killed before CLUSTER REPLICATE
         leaves three slot-less masters, which is half-formed, not formed."""
         nodes = self.status().nodes
-        return len(nodes) == len(self._bus) and all(n.role == "replica" or n.slots for n in nodes)
+        lone = [n.address for n in nodes if n.role != "replica" and not n.slots]
+        return len(nodes) == len(self._bus) and not lone, f"slot-less masters: {', '.join(lone) or 'none'}"
+
+    def _pairs_up(self) -> bool:
+        """A formed cluster whose nodes all pair up within two node timeouts.
+
+        A killed master started again after its replica took over comes back as a master with no
+        slots until gossip tells it to follow its heir (CI saw it), so one look is not enough: a
+        creator killed before CLUSTER REPLICATE leaves masters that stay slot-less, this does not.
+        """
+        try:
+            wait_until(self._paired, PAIRING_GRACE_SECONDS, "every Redis node to be a master with slots or a replica")
+        except WaitTimeout:
+            return False
+        return True
 
     def _answering(self) -> tuple[bool, str | None]:
         """Done when every node answers PING, or as soon as one has died (the caller reports its log)."""
