@@ -1,0 +1,177 @@
+"""What a drill run hands on: one ScenarioResult per scenario, and the RunManifest of the run.
+
+These are the plain data between the drill suite (which writes them) and the report builder (which
+reads them, long after the run, without talking to any server). A run directory looks like:
+
+    reports/<run-id>/
+      run.json                     RunManifest
+      results.json                 [ScenarioResult, ...]
+      scenarios/<slug>/            one per scenario: history/*.jsonl, journal.json, locust_stats*.csv,
+                                   check.json (the checker's full result), steps.log
+      allure-results/              allure-pytest-bdd output
+      evidence/                    the signed evidence report (report.html, report.json, manifest)
+
+Paths inside records are relative to the run directory, so a run can be moved or archived whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from waqiti_drill.errors import InvalidConfig
+
+Status = Literal["passed", "failed", "skipped"]
+RESULTS_FILE = "results.json"
+MANIFEST_FILE = "run.json"
+
+
+def utc_iso(epoch: float | None) -> str | None:
+    """ISO 8601 UTC with milliseconds, e.g. 2026-12-01T08:00:00.123Z; None stays None."""
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class FaultInfo:
+    name: str
+    target: str
+    injected_at: str | None  # ISO 8601 UTC, from the fault's own record
+
+
+@dataclass
+class Timeline:
+    """The UTC instants an auditor asks for (ISO 8601, None when the scenario has no such moment)."""
+
+    fault_injected: str | None = None
+    failure_detected: str | None = None  # the first client operation the fault affected
+    writable_again: str | None = None  # the first acknowledged write after the outage began
+    data_validated: str | None = None  # the final read-back finished
+
+
+@dataclass
+class Targets:
+    rto_seconds: float
+    rpo_seconds: float
+
+
+@dataclass
+class BackupUsed:
+    label: str
+    type: str
+    wal_start: str
+    wal_stop: str
+    stop: str = ""  # when the set finished, ISO 8601 UTC
+
+
+@dataclass
+class Paths:
+    """Relative to the run directory; None where the scenario produced no such file."""
+
+    dir: str | None = None
+    history: str | None = None
+    journal: str | None = None
+    locust_stats: str | None = None
+    check: str | None = None
+
+
+@dataclass
+class ScenarioResult:
+    feature: str
+    scenario: str
+    tags: list[str]
+    status: Status
+    targets: Targets
+    rto_seconds: float | None = None
+    rpo_seconds: float | None = None
+    acked_writes: int | None = None
+    lost_writes: int | None = None
+    recovered_writes: int | None = None
+    fault: FaultInfo | None = None
+    timeline: Timeline = field(default_factory=Timeline)
+    hypothesis: str = ""  # what the scenario claims, in the feature's own words
+    backups: list[BackupUsed] = field(default_factory=list)
+    deviations: list[str] = field(default_factory=list)  # targets missed, problems, the failing step's error
+    measurements: dict[str, float | int | str] = field(default_factory=dict)  # other figures, by name
+    paths: Paths = field(default_factory=Paths)
+    started_at: str | None = None
+    duration_seconds: float | None = None
+
+
+@dataclass
+class RunManifest:
+    run_id: str
+    started_at: str
+    finished_at: str | None
+    operator: str
+    platform: str
+    command: list[str]
+    tags: str | None
+    components: dict[str, str]  # component -> version, read from the binaries and servers
+    config_sha256: str  # of the effective configuration, secrets left out
+    targets: Targets
+
+
+def to_json(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+
+def write_results(run_dir: Path, results: list[ScenarioResult]) -> Path:
+    path = run_dir / RESULTS_FILE
+    path.write_text(json.dumps([to_json(r) for r in results], indent=2) + "\n")
+    return path
+
+
+def write_manifest(run_dir: Path, manifest: RunManifest) -> Path:
+    path = run_dir / MANIFEST_FILE
+    path.write_text(json.dumps(to_json(manifest), indent=2) + "\n")
+    return path
+
+
+def _read_json(path: Path) -> Any:
+    if not path.is_file():
+        raise InvalidConfig(f"{path}: no such file (is this a drill run directory?)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InvalidConfig(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    """A dataclass from its asdict() form; unknown or missing fields are one InvalidConfig naming `where`."""
+    if not isinstance(data, dict):
+        raise InvalidConfig(f"{where}: expected an object, got {type(data).__name__}")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InvalidConfig(f"{where}: unknown field(s) {', '.join(unknown)}")
+    nested = {"fault": FaultInfo, "timeline": Timeline, "targets": Targets, "paths": Paths}
+    kwargs = {}
+    for key, value in data.items():
+        if key in nested and value is not None:
+            value = _build(nested[key], value, f"{where}.{key}")
+        elif key == "backups":
+            value = [_build(BackupUsed, b, f"{where}.backups[{i}]") for i, b in enumerate(value or [])]
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise InvalidConfig(f"{where}: {exc}") from None
+
+
+def read_results(run_dir: Path) -> list[ScenarioResult]:
+    path = run_dir / RESULTS_FILE
+    data = _read_json(path)
+    if not isinstance(data, list):
+        raise InvalidConfig(f"{path}: expected a list of scenario results")
+    return [_build(ScenarioResult, item, f"{path}[{i}]") for i, item in enumerate(data)]
+
+
+def read_manifest(run_dir: Path) -> RunManifest:
+    path = run_dir / MANIFEST_FILE
+    return _build(RunManifest, _read_json(path), str(path))
