@@ -28,6 +28,7 @@ class Ports:
     haproxy_ro: int = 25433
     haproxy_stats: int = 25404
     postgres: tuple[int, ...] = (25441, 25442, 25443)
+    restore: int = 25444  # a restored copy (drill restores, PITR), beside the cluster
     patroni: tuple[int, ...] = (25451, 25452, 25453)
     redis: tuple[int, ...] = (25501, 25502, 25503, 25504, 25505, 25506)
     redis_bus: tuple[int, ...] = (25601, 25602, 25603, 25604, 25605, 25606)

@@ -24,10 +24,10 @@ from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 ROLES = ("primary", "sync_standby", "replica")
 
 __all__ = [
-    "backup_must_fail", "fill_disk", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs", "isolate_member",
-    "kill_dcs", "kill_member", "kill_redis_master", "move_redis_slots", "observe", "rebalance_redis",
-    "start_object_store", "stop_member", "stop_object_store", "switchover", "wait_until_healthy",
-    "wait_until_redis_serves_all_slots", "wait_until_writable",
+    "backup_must_fail", "destroy_postgres_cluster", "fill_disk", "freeze_member", "freeze_redis_node", "heal",
+    "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master", "move_redis_slots", "observe",
+    "rebalance_redis", "recover_postgres_from_repository", "start_object_store", "stop_member", "stop_object_store",
+    "switchover", "take_backup", "wait_until_healthy", "wait_until_redis_serves_all_slots", "wait_until_writable",
 ]
 
 
@@ -223,6 +223,41 @@ def isolate_dcs(configuration: Configuration = None) -> dict[str, Any]:
     platform = platform_of(configuration)
     record = _inject(configuration, "isolate_dcs", "dcs", platform.isolate_dcs)
     return _done(record)
+
+
+def destroy_postgres_cluster(configuration: Configuration = None) -> dict[str, Any]:
+    """Site loss: every PostgreSQL member killed at once, its disk destroyed and the cluster's DCS state
+    deleted; only the object store's repository is left. `recover_postgres_from_repository` (or heal)
+    rebuilds it. The fault instant is taken just before the kill, so the RTO measured from it can only
+    be longer than the outage clients saw, never shorter. RPO is measured in restore mode."""
+    platform = platform_of(configuration)
+    ledger_of(configuration).begin("destroy_postgres", "cluster")
+    record = record_fault(configuration, "destroy_postgres", "cluster", "inject", rpo_mode="restore")
+    platform.destroy_postgres()
+    return _done(record, destroyed_in_seconds=round(time.monotonic() - record.mono, 3))
+
+
+def recover_postgres_from_repository(timeout: float = 900.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Rebuild the lost cluster from the repository alone: the newest backup set, then every archived
+    WAL segment, then promotion; the other members clone the new primary."""
+    platform = platform_of(configuration)
+    info = platform.recover_postgres(float(timeout))
+    ledger = ledger_of(configuration)
+    for fault in ledger.active():
+        if fault.kind == "destroy_postgres":
+            ledger.end(fault.id)
+    record_fault(configuration, "destroy_postgres", "cluster", "heal", backup=info.backup.label)
+    return {"backup": info.backup.label, "backup_type": info.backup.type, "wal_start": info.backup.wal_start,
+            "wal_stop": info.backup.wal_stop, "backup_stop": info.backup.stop, "seconds": info.seconds}
+
+
+def take_backup(kind: str = "full", timeout: float = 600.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Take a backup now (full, incr or diff) from the current primary; the set goes into the journal."""
+    import dataclasses
+
+    if kind not in ("full", "incr", "diff"):
+        raise InvalidConfig(f"backup kind must be full, incr or diff, got {kind!r}")
+    return dataclasses.asdict(platform_of(configuration).backup(kind, float(timeout)))  # type: ignore[arg-type]
 
 
 def backup_must_fail(kind: str = "incr", timeout: float = 60.0, configuration: Configuration = None) -> dict[str, Any]:

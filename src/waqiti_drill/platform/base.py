@@ -71,6 +71,20 @@ class BackupInfo:
 
 
 @dataclass(frozen=True)
+class RestoreInfo:
+    """One restore from the repository: what was restored, from which set, to which point, how long."""
+
+    target: str  # the restored copy's database (e.g. waqiti_restored), or "cluster" for a site recovery
+    backup: BackupInfo  # the set restored from
+    recovery_target: str  # "immediate" (the set's consistent point), an ISO 8601 UTC time, or "end of WAL"
+    started: str  # ISO 8601 UTC
+    finished: str
+    seconds: float
+    host: str = ""
+    port: int = 0
+
+
+@dataclass(frozen=True)
 class PlatformStatus:
     platform: str
     postgres: PostgresStatus
@@ -143,6 +157,28 @@ class ServiceFaults(Protocol):
 class Backups(Protocol):
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo: ...
     def list_backups(self) -> list[BackupInfo]: ...
+    def archive_wal(self) -> None: ...  # switch WAL on the primary and wait until the segment is archived
+
+
+class Restores(Protocol):
+    """Restores from the backup repository: into a separate copy, and of the whole cluster after its loss."""
+
+    # A copy restored beside the cluster, its database renamed `database` (the spec's restore job's
+    # TARGET_DATABASE). `point_in_time` (ISO 8601 UTC) recovers to that instant from the newest set that
+    # finished before it; None restores the newest set to its consistent point. Never archives into the
+    # repository. Returns once the copy accepts connections (restore_connect_kwargs).
+    def restore_copy(self, point_in_time: str | None = None, database: str = "waqiti_restored") -> RestoreInfo: ...
+    def restore_connect_kwargs(self, database: str = "waqiti_restored") -> dict[str, object]: ...
+    def drop_restore_copy(self) -> None: ...  # idempotent
+    def verify_backups(self) -> str: ...  # every file in the repository read back and checked
+    def backups_readable_with(self, cipher_pass: str) -> tuple[bool, str]: ...  # (readable, what the tool said)
+    def expire_backups(self, now: str | None = None) -> list[str]: ...  # retention applied as of `now`; expired
+
+    # The whole PostgreSQL cluster lost (every member, its disk, its state in the DCS), and rebuilt from
+    # the object store alone: the first member restores the newest set and replays all archived WAL.
+    def destroy_postgres(self) -> None: ...
+    def recover_postgres(self, timeout: float = 900.0) -> RestoreInfo: ...
+    def postgres_lost(self) -> bool: ...  # destroyed and not yet recovered
 
 
 class RedisOps(Protocol):
@@ -156,7 +192,7 @@ class RedisOps(Protocol):
     def close_open_slots(self) -> list[str]: ...  # what a reshard cut short left; what was done
 
 
-class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, RedisOps, Protocol):
+class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

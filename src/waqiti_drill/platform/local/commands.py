@@ -42,7 +42,9 @@ def _run(argv: list[str], what: str, timeout: float, check: bool,
          **kwargs: Any) -> subprocess.CompletedProcess[str]:  # noqa: ANN401
     """subprocess.run with output captured; every failure becomes one CommandFailed naming `what`."""
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kwargs)
+        # errors="replace": a tool may print bytes that are not UTF-8 (pgBackRest, given a wrong cipher
+        # passphrase, quotes what it "decrypted")
+        proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout, **kwargs)
     except subprocess.TimeoutExpired:
         raise CommandFailed(f"{what}: {Path(argv[0]).name} did not finish within {timeout:g}s") from None
     except OSError as exc:

@@ -9,6 +9,7 @@ partition it as a whole. A three-member etcd would only add start-up time here.
 
 from __future__ import annotations
 
+import base64
 import json
 import signal
 import urllib.request
@@ -77,6 +78,16 @@ class Etcd:
 
     def wait_ready(self, timeout: float) -> None:
         wait_until(self.healthy, timeout, f"etcd to answer /health at {self.client_url}")
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key under `prefix` (v3 gRPC gateway's deleterange); the number deleted."""
+        key = prefix.encode()
+        end = key[:-1] + bytes([key[-1] + 1])
+        body = json.dumps({"key": base64.b64encode(key).decode(), "range_end": base64.b64encode(end).decode()})
+        request = urllib.request.Request(f"{self.client_url}/v3/kv/deleterange", data=body.encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return int(json.loads(resp.read()).get("deleted", 0))
 
     # ----- DCS process faults ----------------------------------------------------------------------
     def kill(self) -> None:

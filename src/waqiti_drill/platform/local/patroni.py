@@ -65,6 +65,7 @@ def render_patroni_config(
     tls: TlsFiles,
     archive_command: str,
     log_dir: Path,
+    bootstrap_restore: str | None = None,
 ) -> str:
     """One member's Patroni YAML. Cluster-wide settings sit under bootstrap.dcs, per-member ones below.
 
@@ -152,6 +153,12 @@ def render_patroni_config(
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
     }
+    if bootstrap_restore:
+        # pgbackrest restore leaves recovery.signal and restore_command in place: keep them, so the
+        # restored member replays every archived WAL segment and promotes when the archive runs out.
+        config["bootstrap"]["method"] = "pgbackrest"  # type: ignore[index]
+        config["bootstrap"]["pgbackrest"] = {"command": bootstrap_restore,  # type: ignore[index]
+                                             "keep_existing_recovery_conf": True, "no_params": True}
     return yaml.safe_dump(config, sort_keys=False)
 
 
@@ -190,7 +197,8 @@ class PatroniCluster:
                 raise InvalidConfig(f"state directory path too long for a Unix socket ({sock}); choose a shorter one")
         del exe
 
-    def render(self, archive_command: Callable[[MemberLocation], str]) -> None:
+    def render(self, archive_command: Callable[[MemberLocation], str],
+               bootstrap_restore: Callable[[MemberLocation], str] | None = None) -> None:
         user, log_root = self.ctx.user, self.ctx.state_dir / "logs"
         make_dir(user, log_root)
         for m in self.members:
@@ -198,7 +206,8 @@ class PatroniCluster:
             make_dir(user, m.socket_dir)
             log_dir = make_dir(user, log_root / m.name)
             text = render_patroni_config(self.ctx.settings, m, self.ctx.secrets, self.ctx.tls,
-                                         archive_command(m), log_dir)
+                                         archive_command(m), log_dir,
+                                         bootstrap_restore(m) if bootstrap_restore else None)
             write_file(user, m.base / "patroni.yml", text)
 
     def start_member(self, member: MemberLocation) -> None:
@@ -283,7 +292,16 @@ class PatroniCluster:
         return ok, ", ".join(roles) or "no members registered"
 
     def wait_healthy(self, timeout: float) -> list[PgMember]:
-        wait_until(self.healthy, timeout, "one primary, a synchronous standby and two streaming replicas")
+        """Until healthy; a Patroni that exits (e.g. a failed bootstrap) ends the wait at once with its log."""
+        sup = self.ctx.supervisor
+
+        def probe() -> tuple[bool, str]:
+            dead = [m.name for m in self.members if sup.pid_of(process_name(m)) is None]
+            return (True, f"Patroni exited on {', '.join(dead)}") if dead else self.healthy()
+
+        wait_until(probe, timeout, "one primary, a synchronous standby and two streaming replicas")
+        for m in self.members:
+            sup.check_alive(process_name(m), f"Patroni member {m.name}")
         return self.cluster_view()
 
     def primary(self) -> MemberLocation:

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import shlex
+import subprocess
 import time
 from pathlib import Path
 from typing import cast
@@ -163,6 +164,27 @@ def parse_info(json_text: str, stanza: str = "waqiti") -> list[BackupInfo]:
     return []
 
 
+def repo_status(json_text: str, stanza: str = "waqiti") -> tuple[bool, str]:
+    """(readable, what pgBackRest said) from `info --output=json` (pure). A repository it cannot open,
+    e.g. with a wrong cipher passphrase, still exits 0 but reports a non-zero status code, with the
+    undecryptable bytes quoted in the message: those are cut off (strict=False lets the JSON load)."""
+    try:
+        data = json.loads(json_text, strict=False)
+    except json.JSONDecodeError as exc:
+        return False, f"pgbackrest info: output is not JSON ({exc})"
+    for entry in data:
+        if entry.get("name") != stanza:
+            continue
+        for repo in entry.get("repo", []):
+            status = repo.get("status", {})
+            if status.get("code", 0) != 0:
+                message = str(status.get("message", "")).split(":\n")[0]
+                return False, f"status {status.get('code')}: {message[:300]}"
+        sets = entry.get("backup", [])
+        return bool(sets), f"{len(sets)} backup set(s) listed"
+    return False, f"no stanza {stanza!r} in the repository"
+
+
 def _parse_iso(text: str) -> dt.datetime:
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
@@ -242,13 +264,14 @@ class BackupRepo:
         crontab = render_crontab(self.ctx.settings, members, self.binary, self.ctx.user.name)
         write_file(user, self.dir / "schedule.crontab", crontab, 0o644)
 
-    def _run(self, conf: Path, args: list[str], what: str, timeout: float = 300.0) -> str:
+    def _run(self, conf: Path, args: list[str], what: str, timeout: float = 300.0, env: dict[str, str] | None = None,
+             check: bool = True) -> subprocess.CompletedProcess[str]:
         argv = [self.binary, f"--config={conf}", f"--stanza={self.stanza}", *args]
         if s3_endpoint_host(self.ctx.settings) != "localhost":
             # The harness runs pgBackRest on the host, where the store is on loopback as `localhost`.
             argv.insert(2, "--repo1-s3-endpoint=localhost")
-        env = {"PGPASSFILE": str(pgpass_path(self.ctx.settings))}
-        return run_tool(self.ctx.user, argv, what, env=env, cwd=self.dir, timeout=timeout).stdout
+        full_env = {"PGPASSFILE": str(pgpass_path(self.ctx.settings)), **(env or {})}
+        return run_tool(self.ctx.user, argv, what, env=full_env, cwd=self.dir, timeout=timeout, check=check)
 
     def _any_config(self) -> Path:
         """Repository-only commands (info, expire, verify) work through any member's config."""
@@ -277,7 +300,7 @@ class BackupRepo:
         return new[-1]
 
     def info_json(self, timeout: float = 300.0) -> str:
-        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info", timeout)
+        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info", timeout).stdout
 
     def list_backups(self, timeout: float = 300.0) -> list[BackupInfo]:
         return parse_info(self.info_json(timeout), self.stanza)
@@ -294,6 +317,22 @@ class BackupRepo:
             self._run(self._any_config(), [f"--set={label}", "expire"], f"pgbackrest expire --set={label}")
         return labels
 
+    def restore_into(self, pg_path: Path, args: list[str], timeout: float = 3600.0) -> str:
+        """`pgbackrest restore` into `pg_path` (an empty directory of the run user), not a member's PGDATA."""
+        return self._run(self._any_config(), [f"--pg1-path={pg_path}", *args, "restore"],
+                         f"pgbackrest restore into {pg_path}", timeout).stdout
+
+    def readable_with(self, cipher_pass: str) -> tuple[bool, str]:
+        """Whether the repository opens with `cipher_pass` instead of its own (given through the
+        environment, which pgBackRest ranks above the config file, so it never reaches argv)."""
+        result = self._run(self._any_config(), ["--output=json", "info"],
+                           "pgbackrest info with another cipher passphrase", timeout=120.0,
+                           env={"PGBACKREST_REPO1_CIPHER_PASS": cipher_pass}, check=False)
+        said = (result.stderr or result.stdout).strip().splitlines()
+        if result.returncode != 0:
+            return False, said[-1][:300] if said else f"exit {result.returncode}"
+        return repo_status(result.stdout, self.stanza)
+
     def verify(self) -> str:
         """Read back and check every file in the repository (the daily validation job)."""
-        return self._run(self._any_config(), ["verify"], "pgbackrest verify", timeout=3600.0)
+        return self._run(self._any_config(), ["verify"], "pgbackrest verify", timeout=3600.0).stdout

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import time
 
 from waqiti_drill.config import Settings
-from waqiti_drill.errors import DrillError, StateDirError
+from waqiti_drill.errors import DrillError, InvalidConfig, StateDirError
 from waqiti_drill.platform.base import (
     BackupInfo,
     BackupType,
@@ -20,7 +21,9 @@ from waqiti_drill.platform.base import (
     PostgresStatus,
     RedisNode,
     RedisStatus,
+    RestoreInfo,
 )
+from waqiti_drill.platform.local import siteloss
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
 from waqiti_drill.platform.local.endpoints import Endpoints
@@ -35,6 +38,7 @@ from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
+from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc, utc_now_iso
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
 from waqiti_drill.platform.local.supervisor import Supervisor
@@ -136,7 +140,8 @@ class LocalPlatform(LocalFaults):
         redis.render()
         store.render()
         repo.render(patroni.members)
-        patroni.render(repo.archive_command)
+        lost = siteloss.is_lost(self.settings)  # rebuild from the repository, not initdb (see siteloss.py)
+        patroni.render(repo.archive_command, siteloss.bootstrap_commands(ctx, repo) if lost else None)
         haproxy.render()
         # Start everything that does not depend on another part at once; wait afterwards.
         etcd.start()
@@ -147,12 +152,14 @@ class LocalPlatform(LocalFaults):
         patroni.start()
         redis.wait_ready(60)
         store.wait_ready(60)
-        patroni.wait_healthy(150)
+        patroni.wait_healthy(self.settings.targets.rto_seconds if lost else 150)
         primary = patroni.primary()
         ensure_app_role_and_database(ctx, primary)
         repo.stanza_create(primary)
         repo.check(primary)
         self.endpoints().wait_ready(30)
+        if lost:
+            siteloss.clear(self.settings)
 
     def down(self, purge: bool = False) -> bool:
         """Stop every process of the stack; with `purge` also remove the state. False: nothing was there."""
@@ -181,6 +188,9 @@ class LocalPlatform(LocalFaults):
     def status(self) -> PlatformStatus:
         etcd, patroni, _haproxy, redis, store, repo = self._parts()
         problems: list[str] = []
+        if siteloss.is_lost(self.settings):
+            problems.append(f"postgres: the cluster was destroyed at {siteloss.lost_since(self.settings)} and is "
+                            "not yet rebuilt from the repository ('drill heal' or 'drill up' rebuilds it)")
         try:
             pg_members = patroni.cluster_view()
         except OSError as exc:
@@ -254,6 +264,53 @@ class LocalPlatform(LocalFaults):
 
     def list_backups(self) -> list[BackupInfo]:
         return self._parts()[5].list_backups()
+
+    def archive_wal(self) -> None:
+        """Close the current WAL segment and wait until it is in the repository (pgbackrest check)."""
+        _etcd, patroni, *_rest, repo = self._parts()
+        repo.check(patroni.primary())
+
+    def verify_backups(self) -> str:
+        return self._parts()[5].verify()
+
+    def backups_readable_with(self, cipher_pass: str) -> tuple[bool, str]:
+        return self._parts()[5].readable_with(cipher_pass)
+
+    def expire_backups(self, now: str | None = None) -> list[str]:
+        """The spec's retention as of `now` (default: now): fulls by pgBackRest's own clock (90 days),
+        incremental chains older than 7 days by the harness (see BackupRepo.expire_incrementals)."""
+        repo = self._parts()[5]
+        repo.expire()
+        return repo.expire_incrementals(parse_utc(now) if now else None)
+
+    # ----- Restores ----------------------------------------------------------------------------
+    def restore_copy(self, point_in_time: str | None = None, database: str = "waqiti_restored") -> RestoreInfo:
+        """The newest set (or the one before `point_in_time`) restored into a copy beside the cluster."""
+        return RestoreCopy(self.context()).restore(point_in_time, database)
+
+    def restore_connect_kwargs(self, database: str = "waqiti_restored") -> dict[str, object]:
+        return RestoreCopy(self.context()).connect_kwargs(database)
+
+    def drop_restore_copy(self) -> None:
+        RestoreCopy(self.context()).drop()
+
+    def destroy_postgres(self) -> None:
+        """Site loss: every member, its disk and its DCS state gone; only the repository is left."""
+        with state_lock(self.settings.state_dir, "destroying the PostgreSQL cluster"):
+            siteloss.destroy(self.context())
+
+    def recover_postgres(self, timeout: float = 900.0) -> RestoreInfo:
+        """Rebuild the lost cluster from the repository alone (the newest set and all archived WAL)."""
+        if not siteloss.is_lost(self.settings):
+            raise InvalidConfig("the PostgreSQL cluster is not lost: there is nothing to rebuild from the repository")
+        chosen = choose_set(self.list_backups(), None)
+        started, t0 = utc_now_iso(), time.monotonic()
+        self.up()
+        return RestoreInfo(target="cluster", backup=chosen, recovery_target="end of WAL", started=started,
+                           finished=utc_now_iso(), seconds=round(time.monotonic() - t0, 3))
+
+    def postgres_lost(self) -> bool:
+        return siteloss.is_lost(self.settings)
 
 
 def member_names(settings: Settings) -> list[str]:
