@@ -69,6 +69,23 @@ def cmd_backups(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """Restore the newest set (or the point in time --to) into a copy beside the cluster; --drop removes it."""
+    platform = _platform(settings)
+    if args.drop:
+        platform.drop_restore_copy()
+        print("restored copy dropped")
+        return 0
+    info = platform.restore_copy(args.to, args.database)
+    kwargs = platform.restore_connect_kwargs(args.database)
+    b = info.backup
+    print(f"restored {b.type} backup {b.label} (WAL {b.wal_start}..{b.wal_stop}) to {info.recovery_target} "
+          f"in {info.seconds:.1f}s")
+    print(f"  {args.database}: {kwargs['conninfo']}")
+    print("  drop it with: drill restore --drop")
+    return 0
+
+
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     """Exit 0 when every target is met, 1 when one is missed; a history that cannot be checked is an error."""
     from waqiti_drill.checker import MODES, check, render_table  # numpy: imported only by the command needing it
@@ -217,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("kind", choices=["full", "incr", "diff"])
     backups = sub.add_parser("backups", help="list the backups in the repository")
     backups.add_argument("--json", action="store_true")
+    restore = sub.add_parser("restore", help="restore a backup into a copy beside the cluster (the spec's restore job)")
+    restore.add_argument("--to", metavar="TIME", help="point in time, ISO 8601 UTC (default: the newest set's "
+                         "consistent point)")
+    restore.add_argument("--database", default="waqiti_restored", help="the copy's database name (default "
+                         "waqiti_restored)")
+    restore.add_argument("--drop", action="store_true", help="stop and remove the restored copy")
     load = sub.add_parser("load", help="run a Locust load profile against the stack, then read everything back")
     load.add_argument("--profile", default="drill", help="steady | ramp | spike | drill (default drill)")
     load.add_argument("--users", metavar="N", help="nominal number of users (default 12)")
@@ -249,6 +272,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "status": cmd_status,
     "backup": cmd_backup,
     "backups": cmd_backups,
+    "restore": cmd_restore,
     "check": cmd_check,
     "load": cmd_load,
     "heal": cmd_heal,

@@ -109,3 +109,10 @@ def test_site_loss_is_recovered_from_the_object_store_within_the_targets(stack, 
     assert pg["unexpected"] == 0
     assert fault.wall < time.time()
     assert health.problems(platform) == []
+
+
+def test_drill_restore_refuses_a_bad_point_in_time_in_one_line(stack):
+    from tests.cli.cliutil import assert_one_line_error
+
+    for bad, said in (("garbage", "not an ISO 8601 instant"), ("2001-01-01T00:00:00Z", "no backup set that finished")):
+        assert_one_line_error(stack.drill("restore", "--to", bad), 2, "drill restore: error:", said)
