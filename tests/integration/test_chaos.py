@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 RUNNABLE_HERE = ["primary_freeze", "primary_crash", "sync_standby_loss", "switchover", "redis_master_failover",
                  "dcs_outage", "primary_isolation", "redis_reshard",
-                 "backup_object_store_outage", "disk_full", "site_loss"]
+                 "backup_object_store_outage", "disk_full", "site_loss", "redis_scale_out"]
 
 
 def _stopped_processes(platform) -> list[str]:

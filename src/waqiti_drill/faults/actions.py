@@ -24,10 +24,11 @@ from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 ROLES = ("primary", "sync_standby", "replica")
 
 __all__ = [
-    "backup_must_fail", "destroy_postgres_cluster", "fill_disk", "freeze_member", "freeze_redis_node", "heal",
-    "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master", "move_redis_slots", "observe",
-    "rebalance_redis", "recover_postgres_from_repository", "start_object_store", "stop_member", "stop_object_store",
-    "switchover", "take_backup", "wait_until_healthy", "wait_until_redis_serves_all_slots", "wait_until_writable",
+    "add_redis_master", "backup_must_fail", "destroy_postgres_cluster", "fill_disk", "freeze_member",
+    "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master",
+    "move_redis_slots", "observe", "rebalance_redis", "recover_postgres_from_repository", "remove_redis_master",
+    "start_object_store", "stop_member", "stop_object_store", "switchover", "take_backup", "wait_until_healthy",
+    "wait_until_redis_serves_all_slots", "wait_until_writable",
 ]
 
 
@@ -165,6 +166,27 @@ def rebalance_redis(configuration: Configuration = None) -> dict[str, Any]:
     started = time.monotonic()
     platform.rebalance_redis_slots()
     return {"seconds": round(time.monotonic() - started, 3), "slots": slot_counts(platform.redis_status())}
+
+
+def add_redis_master(configuration: Configuration = None) -> dict[str, Any]:
+    """Scale out under load: a new node joined as a fourth master and the slots rebalanced onto it.
+
+    The fault record's inject is the moment the node joins, its heal the moment the slots have settled.
+    `remove_redis_master` (and heal) moves its slots back and removes it."""
+    platform = platform_of(configuration)
+    before = platform.redis_status()
+    record = record_fault(configuration, "add_redis_master", "redis", "inject")
+    address = platform.add_redis_master()
+    healed = record_fault(configuration, "add_redis_master", address, "heal")
+    return _done(record, added=address, seconds=round(healed.mono - record.mono, 3),
+                 slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
+
+
+def remove_redis_master(configuration: Configuration = None) -> dict[str, Any]:
+    """Scale back: the added master's slots moved to the three others and the node removed."""
+    started = time.monotonic()
+    done = platform_of(configuration).remove_added_redis_masters()
+    return {"done": done, "seconds": round(time.monotonic() - started, 3)}
 
 
 def stop_object_store(configuration: Configuration = None) -> dict[str, Any]:

@@ -49,6 +49,8 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
     for name in platform.disk_faults():
         platform.free_disk(name)
         undone.append(f"freed the disk of {name}")
+    # A scale-out a killed drill left in place goes first: `up` counts four serving masters as unhealthy.
+    undone += platform.remove_added_redis_masters()
     platform.up()  # idempotent: starts whatever is not running, keeps the rest
     undone += platform.close_open_slots()  # a reshard a killed drill cut short
     health.wait_healthy(platform, timeout)

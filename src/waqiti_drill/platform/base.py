@@ -191,6 +191,11 @@ class RedisOps(Protocol):
     def rebalance_redis_slots(self) -> None: ...
     def close_open_slots(self) -> list[str]: ...  # what a reshard cut short left; what was done
 
+    # Scale-out and back: a node added as a fourth master with slots rebalanced onto it, then its slots
+    # moved back and the node removed. The platform is not healthy while the added master serves slots.
+    def add_redis_master(self) -> str: ...  # the added master's host:port
+    def remove_added_redis_masters(self) -> list[str]: ...  # idempotent; what was done
+
 
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Protocol):
     """Everything a drill may ask of its target."""

@@ -227,7 +227,7 @@ class RedisCluster:
         views: dict[str, tuple[int, int]] = {}
         for address in self.addresses():
             try:
-                info = parse_info(self._command(address, "CLUSTER", "INFO"))
+                info = parse_info(self.command(address, "CLUSTER", "INFO"))
             except redis.RedisError as exc:
                 raise StartupFailed(f"Redis node {address} stopped answering during start-up: {exc}") from None
             views[address] = (int(info.get("cluster_known_nodes", 0)), int(info.get("cluster_slots_assigned", 0)))
@@ -235,10 +235,10 @@ class RedisCluster:
             return True
         if all(known == len(views) and slots == TOTAL_SLOTS for known, slots in views.values()) and self._pairs_up():
             return False
-        keys = {a: int(self._command(a, "DBSIZE")) for a in self.addresses()}
+        keys = {a: int(self.command(a, "DBSIZE")) for a in self.addresses()}
         if not any(keys.values()):
             for address in self.addresses():
-                self._command(address, "CLUSTER", "RESET", "HARD")
+                self.command(address, "CLUSTER", "RESET", "HARD")
             return True
         odd = {a: v for a, v in views.items() if v != (len(views), TOTAL_SLOTS)}
         seen = ", ".join(f"{a} knows {known} node(s) and {slots} slots" for a, (known, slots) in odd.items())
@@ -275,7 +275,7 @@ class RedisCluster:
             if self.ctx.supervisor.pid_of(self.process_name(address)) is None:
                 return True, address
             try:
-                self._command(address, "PING")
+                self.command(address, "PING")
             except redis.RedisError as exc:
                 silent.append(f"{address}: {exc}")
         return not silent, "; ".join(silent) or None
@@ -305,7 +305,7 @@ class RedisCluster:
         self._settle(timeout)
         move = plan_move(self.status(), source, target, count)
         before = slot_count(move.target)
-        self._cluster_tool(
+        self.cluster_tool(
             ["reshard", source, "--cluster-from", move.source.node_id, "--cluster-to", move.target.node_id,
              "--cluster-slots", str(count), "--cluster-yes"],
             f"moving {count} slots from {source} to {target}", timeout)
@@ -316,7 +316,7 @@ class RedisCluster:
     def rebalance(self, timeout: float = 600.0) -> None:
         """Even the slots out over the masters again (redis-cli's rebalance), then wait until settled."""
         self._settle(timeout)
-        self._cluster_tool(["rebalance", self._entry_node(), "--cluster-use-empty-masters"],
+        self.cluster_tool(["rebalance", self.entry_node(), "--cluster-use-empty-masters"],
                            "rebalancing the Redis Cluster's slots", timeout)
         self.wait_slots_settled(timeout)
 
@@ -330,14 +330,14 @@ class RedisCluster:
         importing (`redis-cli --cluster fix`, which finishes moving their keys). One line per thing done."""
         done = [f"stopped a leftover redis-cli (pid {pid})" for pid in self.ctx.supervisor.pids_under(self.reshard_dir)]
         self.ctx.supervisor.kill_everything_under(self.reshard_dir)
-        markers = sorted({m for a in self._reachable() for m in open_slots(self._command(a, "CLUSTER", "NODES"))})
+        markers = sorted({m for a in self._reachable() for m in open_slots(self.command(a, "CLUSTER", "NODES"))})
         if markers:
-            self._cluster_tool(["fix", self._entry_node(), "--cluster-yes"],
+            self.cluster_tool(["fix", self.entry_node(), "--cluster-yes"],
                                "closing slots a cut-short reshard left open", timeout)
             done.append(f"closed open Redis slots {' '.join(markers[:4])}{' ...' if len(markers) > 4 else ''}")
         return done
 
-    def _entry_node(self) -> str:
+    def entry_node(self) -> str:
         """A node redis-cli can load the cluster from (it asks that node for the rest)."""
         reachable = self._reachable()
         if not reachable:
@@ -348,13 +348,13 @@ class RedisCluster:
         out = []
         for address in self.addresses():
             try:
-                self._command(address, "PING")
+                self.command(address, "PING")
             except redis.RedisError:
                 continue
             out.append(address)
         return out
 
-    def _cluster_tool(self, args: list[str], what: str, timeout: float) -> None:
+    def cluster_tool(self, args: list[str], what: str, timeout: float) -> None:
         cli = find_binary("redis-cli", CLI_PACKAGE)
         make_dir(self.ctx.user, self.reshard_dir)
         run_tool(
@@ -376,8 +376,8 @@ class RedisCluster:
         problems = []
         for address in self.addresses():
             try:
-                text = self._command(address, "CLUSTER", "NODES")
-                state = parse_info(self._command(address, "CLUSTER", "INFO")).get("cluster_state")
+                text = self.command(address, "CLUSTER", "NODES")
+                state = parse_info(self.command(address, "CLUSTER", "INFO")).get("cluster_state")
             except redis.RedisError as exc:
                 problems.append(f"{address}: {exc}")
                 continue
@@ -397,7 +397,7 @@ class RedisCluster:
         problems = []
         for address in self.addresses():
             try:
-                state = parse_info(self._command(address, "CLUSTER", "INFO")).get("cluster_state")
+                state = parse_info(self.command(address, "CLUSTER", "INFO")).get("cluster_state")
             except redis.RedisError as exc:
                 state = str(exc)
             if state != "ok":
@@ -431,8 +431,8 @@ class RedisCluster:
         fallback: RedisStatus | None = None
         for address in self.addresses():
             try:
-                text = self._command(address, "CLUSTER", "NODES")
-                info = parse_info(self._command(address, "CLUSTER", "INFO"))
+                text = self.command(address, "CLUSTER", "NODES")
+                info = parse_info(self.command(address, "CLUSTER", "INFO"))
             except redis.RedisError:
                 continue
             seen = RedisStatus(parse_cluster_nodes(text), info.get("cluster_state", "fail"), covered_slots(text))
@@ -453,7 +453,7 @@ class RedisCluster:
             retry=Retry(NoBackoff(), 0),
         )
 
-    def _command(self, address: str, *args: str) -> str:
+    def command(self, address: str, *args: str) -> str:
         with self.client(address) as r:
             return r.execute_command(*args)  # "CLUSTER", "NODES": no redis-py parsing of the reply
 

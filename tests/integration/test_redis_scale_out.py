@@ -1,0 +1,60 @@
+"""Redis scale-out under load: a fourth master added and the slots rebalanced onto it while Locust
+writes sessions and counters, then its slots moved back and the node removed; nothing acknowledged
+is lost and the platform is the spec's 3 + 3 again. `drill heal` removes one a killed drill left.
+
+Run with `-s` to see the figures.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from waqiti_drill.checker import check
+from waqiti_drill.config import Targets
+from waqiti_drill.faults import health
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, slot_counts
+from waqiti_drill.workload.runner import LoadSpec
+from waqiti_drill.workload.session import LoadSession
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def test_a_master_added_and_removed_under_load_loses_nothing(stack, tmp_path):
+    platform = stack.platform()
+    with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("redis",))) as session:
+        time.sleep(3)
+        fault = session.record_fault("add_redis_master", "redis", "inject")
+        added = platform.add_redis_master()
+        grown = time.monotonic()
+        counts = slot_counts(platform.redis_status())
+        assert len(counts) == 4 and sum(counts.values()) == TOTAL_SLOTS, counts
+        assert abs(counts[added] - TOTAL_SLOTS / 4) <= 0.02 * TOTAL_SLOTS / 4, counts
+        assert health.problems(platform) != [], "four serving masters is not the spec's cluster"
+        time.sleep(2)
+        platform.remove_added_redis_masters()
+        shrunk = time.monotonic()
+        session.record_fault("add_redis_master", added, "heal")
+        time.sleep(2)
+    session.read_back()
+    after = slot_counts(platform.redis_status())
+    assert added not in {n.address for n in platform.redis_status().nodes}
+    assert len(after) == 3 and sum(after.values()) == TOTAL_SLOTS, after
+    result = check(session.history_dir, Targets())
+    r = result["services"]["redis"]
+    print(f"scale-out: added and rebalanced in {grown - fault.mono:.1f}s, removed in {shrunk - grown - 2:.1f}s; "
+          f"RTO {r['rto_seconds']:.2f}s, lost {r['lost']} of {r['acked_writes']}")
+    print({k: {f: v.get(f) for f in ("rto_seconds", "affected_writes", "outage_began_at", "writable_at")} for k, v in r["shards"].items()})
+    assert r["lost"] == 0 and r["unexpected"] == 0 and r["acked_writes"] > 100
+    assert health.problems(platform) == []
+
+
+def test_drill_heal_removes_a_master_a_killed_drill_left(stack):
+    platform = stack.platform()
+    added = platform.add_redis_master()
+    result = stack.drill("heal", timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert f"removed the added Redis master {added}" in result.stdout
+    assert added not in {n.address for n in platform.redis_status().nodes}
+    assert health.problems(platform) == []
