@@ -106,7 +106,7 @@ def inside(run_dir: Path, relative: str | None, where: str) -> Path | None:
 def throughput(history: Path, origin_wall: float | None) -> Throughput:
     """Completed writes per second from the operation history (ops files only), by outcome."""
     try:
-        files = [f for f in history_files(history) if f.name.startswith("ops")] if history.is_dir() else [history]
+        files = history_files(history)
         ok: Counter[int] = Counter()
         errors: Counter[int] = Counter()
         first: float | None = None

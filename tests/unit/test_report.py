@@ -1,0 +1,149 @@
+"""The evidence report built from a generated run directory: content, self-containment, Allure attachments,
+determinism, the compliance mapping and the trend."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.rundirs import make_run
+from waqiti_drill.report.build import build
+from waqiti_drill.report.trend import write_trend
+from waqiti_drill.results import read_results
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    return make_run(tmp_path / "reports")
+
+
+@pytest.fixture
+def key(tmp_path):
+    return tmp_path / "keys" / "signing_key.pem"
+
+
+def test_report_json_carries_the_measured_figures_and_the_scope(run_dir, key):
+    build(run_dir, key, {})
+    doc = json.loads((run_dir / "evidence" / "report.json").read_text())
+    assert doc["drill_id"] == "20251125T175900Z-ab12" and doc["operator"] == "sre-on-call"
+    assert doc["scope"]["components"]["postgresql"] == "15.18" and doc["scope"]["config_sha256"] == "ab" * 32
+    freeze, deployment = doc["scenarios"]
+    # The generated history has a 5 s outage (last fast ack at -0.24 s, the next at +5 s).
+    assert freeze["rto"]["measured_seconds"] == pytest.approx(5.0, abs=0.3)
+    assert freeze["rto"]["verdict"] == "PASS" and freeze["rpo"]["verdict"] == "PASS"
+    assert freeze["writes"]["lost"] == 0 and freeze["writes"]["acknowledged"] > 70
+    assert freeze["timeline"]["fault_injected"] == "2025-11-25T18:00:00.000Z"
+    assert freeze["timeline"]["writable_again"] is not None and freeze["timeline"]["data_validated"] is not None
+    assert freeze["backups"][0]["wal_start"] == "000000010000000000000003"
+    assert deployment["rto"]["verdict"] == "n/a", "no fault: nothing to measure, and not called a pass"
+    assert set(freeze["plots"]) == {"throughput", "roles"}
+    for path in freeze["plots"].values():
+        assert (run_dir / path).read_bytes().startswith(PNG)
+
+
+def test_a_fault_without_a_figure_is_not_measured_not_passed(run_dir, key):
+    results = json.loads((run_dir / "results.json").read_text())
+    results[0]["rto_seconds"] = None
+    (run_dir / "results.json").write_text(json.dumps(results))
+    build(run_dir, key, {})
+    doc = json.loads((run_dir / "evidence" / "report.json").read_text())
+    assert doc["scenarios"][0]["rto"]["verdict"] == "NOT MEASURED"
+
+
+def test_compliance_maps_failover_to_all_three_and_deployment_to_configuration_only(run_dir, key):
+    build(run_dir, key, {})
+    doc = json.loads((run_dir / "evidence" / "report.json").read_text())
+    by_control = {c["control"]: [r["scenario"] for r in c["scenarios"]] for c in doc["compliance"]}
+    assert by_control == {"PCI-DSS 12.10.2": ["Primary freeze"], "SOC 2 A1.3": ["Primary freeze"],
+                          "ISO 22301 §8.5": ["Primary freeze"], "PCI-DSS 2.2": ["The stack conforms to the spec"]}
+
+
+def test_a_skipped_scenario_evidences_nothing(run_dir, key):
+    results = json.loads((run_dir / "results.json").read_text())
+    results[0]["status"] = "skipped"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    build(run_dir, key, {})
+    doc = json.loads((run_dir / "evidence" / "report.json").read_text())
+    recovery = next(c for c in doc["compliance"] if c["control"] == "PCI-DSS 12.10.2")
+    assert recovery["evidenced"] is False and recovery["scenarios"] == []
+    html = (run_dir / "evidence" / "report.html").read_text()
+    assert "Not evidenced by this run" in html
+
+
+def test_html_is_self_contained_and_names_every_scenario(run_dir, key):
+    build(run_dir, key, {})
+    html = (run_dir / "evidence" / "report.html").read_text()
+    assert "Primary freeze" in html and "The stack conforms to the spec" in html
+    assert html.count("data:image/png;base64,") == 2
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:|//|file:)", html), "nothing may be fetched"
+    assert "<script" not in html and "<link" not in html and "@import" not in html
+
+
+def test_html_escapes_what_comes_from_feature_files(run_dir, key):
+    results = json.loads((run_dir / "results.json").read_text())
+    results[1]["scenario"] = "<img src=x onerror=alert(1)>"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    build(run_dir, key, {})
+    html = (run_dir / "evidence" / "report.html").read_text()
+    assert "<img src=x" not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_plots_and_raw_files_are_attached_to_the_allure_result_once_even_when_rebuilt(run_dir, key):
+    build(run_dir, key, {})
+    build(run_dir, key, {})
+    result_file = next((run_dir / "allure-results").glob("*-result.json"))
+    attachments = json.loads(result_file.read_text())["attachments"]
+    names = sorted(a["name"] for a in attachments)
+    assert names == sorted(["Locust stats", "check (history summary)", "chaostoolkit journal", "roles plot",
+                            "throughput plot"])
+    for a in attachments:
+        assert re.fullmatch(r"[0-9a-f-]{36}-attachment\.\w+", a["source"])
+        assert (run_dir / "allure-results" / a["source"]).is_file()
+    assert len(list((run_dir / "allure-results").glob("*-attachment.*"))) == 5
+
+
+def test_the_same_raw_data_gives_the_same_report(run_dir, key):
+    build(run_dir, key, {})
+    first = {p.name: p.read_bytes() for p in (run_dir / "evidence").rglob("*") if p.is_file()}
+    build(run_dir, key, {})
+    second = {p.name: p.read_bytes() for p in (run_dir / "evidence").rglob("*") if p.is_file()}
+    assert first == second
+
+
+def test_report_rebuild_drops_stale_evidence_files(run_dir, key):
+    build(run_dir, key, {})
+    (run_dir / "evidence" / "stale.txt").write_text("left over")
+    build(run_dir, key, {})
+    assert not (run_dir / "evidence" / "stale.txt").exists()
+
+
+def test_signing_key_is_generated_once_with_mode_600(run_dir, key):
+    build(run_dir, key, {})
+    assert key.stat().st_mode & 0o777 == 0o600
+    first = key.read_bytes()
+    build(run_dir, key, {})
+    assert key.read_bytes() == first
+    assert (run_dir / "evidence" / "signing_key.pub.pem").read_text().startswith("-----BEGIN PUBLIC KEY-----")
+
+
+def test_trend_orders_runs_by_start_and_writes_table_png_and_json(tmp_path, key):
+    reports = tmp_path / "reports"
+    make_run(reports, run_id="run-b", started_at="2025-11-26T18:00:00.000Z")
+    make_run(reports, run_id="run-a", started_at="2025-11-25T18:00:00.000Z")
+    later = json.loads((reports / "run-b" / "results.json").read_text())
+    later[0]["rto_seconds"] = 42.5
+    (reports / "run-b" / "results.json").write_text(json.dumps(later))
+    (reports / "just-a-load").mkdir()  # a `drill load` directory: no results.json, passed over
+    text, png, data = write_trend(reports)
+    rows = [line for line in text.splitlines() if line.startswith("failover: Primary freeze")]
+    assert [r.split()[3] for r in rows] == ["run-a", "run-b"]
+    assert rows[1].split()[-2] == "42.5"
+    assert png.read_bytes().startswith(PNG) and png.stat().st_size > 10_000
+    points = json.loads(data.read_text())
+    assert [p["run_id"] for p in points if p["scenario"].startswith("failover")] == ["run-a", "run-b"]
+    first = next(p for p in points if p["run_id"] == "run-a" and p["scenario"].startswith("failover"))
+    assert read_results(reports / "run-a")[0].rto_seconds == pytest.approx(first["rto_seconds"])
