@@ -164,7 +164,7 @@ def _check_signature(run_dir: Path, data: bytes, pinned_key: Path | None, result
     key = _public_key(key_path)
     result.fingerprint = fingerprint(key)
     try:
-        signature = base64.b64decode((run_dir / SIGNATURE).read_bytes(), validate=True)
+        signature = base64.b64decode((run_dir / SIGNATURE).read_bytes().strip(), validate=True)
         key.verify(signature, data)
     except FileNotFoundError:
         result.signature_problem = f"{SIGNATURE} is missing"
