@@ -77,6 +77,11 @@ def _secs(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f} s"
 
 
+def _plot_order(item: tuple[str, str]) -> tuple[int, str]:
+    """Throughput first (what clients saw), then the roles that explain it."""
+    return (0 if item[0] == "throughput" else 1, item[0])
+
+
 def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     fault = s["fault"] or {}
     t = s["timeline"]
@@ -104,7 +109,7 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
         ("Controls evidenced", escape(", ".join(s["controls"])) or "none"),
         ("Raw data", escape(", ".join(f"{k}: {v}" for k, v in s["raw"].items() if v)) or "—"),
     ])
-    plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in sorted(s["plots"].items()))
+    plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in sorted(s["plots"].items(), key=_plot_order))
     return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}</div>'
 
 
