@@ -109,7 +109,8 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
         ("Controls evidenced", escape(", ".join(s["controls"])) or "none"),
         ("Raw data", escape(", ".join(f"{k}: {v}" for k, v in s["raw"].items() if v)) or "—"),
     ])
-    plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in sorted(s["plots"].items(), key=_plot_order))
+    ordered = sorted(s["plots"].items(), key=_plot_order)
+    plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in ordered)
     return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}</div>'
 
 
