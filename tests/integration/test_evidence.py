@@ -75,12 +75,12 @@ def _version(*argv: str) -> str:
 
 
 def _components() -> dict[str, str]:
-    import patroni
+    from importlib.metadata import version
 
     return {"postgresql": _version("/usr/lib/postgresql/15/bin/postgres", "--version"),
             "redis": _version("redis-server", "--version"), "pgbackrest": _version("pgbackrest", "version"),
             "etcd": _version("etcd", "--version"), "haproxy": _version("haproxy", "-v"),
-            "patroni": patroni.__version__}
+            "patroni": version("patroni")}
 
 
 def _record_drill(sut: StackUnderTest, run_dir: Path) -> tuple[Path, list[subprocess.CompletedProcess[str]]]:
@@ -136,6 +136,7 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
     assert re.search(r"secrets scan: no hit for (\d+) secret", report.stdout)
     assert int(re.search(r"no hit for (\d+)", report.stdout).group(1)) >= 10, "secrets.json was read"
     outputs.append(report)
+    print(report.stdout)
 
     doc = json.loads((run_dir / "evidence" / "report.json").read_text())
     freeze = doc["scenarios"][0]
@@ -160,7 +161,7 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
     canary = tmp_path / "canary.log"
     canary.write_text("line one\nconnecting with " + PLANTED["DRILL_S3_SECRET_KEY"] + "\n")
     assert [(h.line, h.secret) for h in scan_paths([canary], secrets)] == [(2, "s3_secret_key")]
-    leaked = scenario_dir / "history" / "final.jsonl"
-    leaked.write_text(leaked.read_text() + json.dumps({"note": PLANTED["DRILL_BACKUP_CIPHER_PASS"]}) + "\n")
+    leaked = sorted(scenario_dir.glob("locust*.log"))[0]  # a log line that would leak the passphrase
+    leaked.write_text(leaked.read_text() + f"repo1-cipher-pass={PLANTED['DRILL_BACKUP_CIPHER_PASS']}\n")
     refused = sut.drill("report", str(run_dir), "--key", str(key))
     assert refused.returncode == 13 and f"{leaked}:" in refused.stderr and "backup_cipher_pass" in refused.stderr
