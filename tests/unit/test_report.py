@@ -147,3 +147,22 @@ def test_trend_orders_runs_by_start_and_writes_table_png_and_json(tmp_path, key)
     assert [p["run_id"] for p in points if p["scenario"].startswith("failover")] == ["run-a", "run-b"]
     first = next(p for p in points if p["run_id"] == "run-a" and p["scenario"].startswith("failover"))
     assert read_results(reports / "run-a")[0].rto_seconds == pytest.approx(first["rto_seconds"])
+
+
+def test_allure_html_is_generated_where_allure_3_is_installed_and_left_out_of_the_manifest(run_dir, key):
+    from waqiti_drill.report.allure import allure_command
+
+    if allure_command() is None:
+        pytest.skip("the npm 'allure' package is not installed (scripts/setup.sh installs it where npm exists)")
+    built = build(run_dir, key, {})
+    assert built.allure_line.startswith("allure: HTML report in"), built.allure_line
+    assert (run_dir / "allure-report" / "index.html").is_file()
+    files = json.loads((run_dir / "evidence" / "MANIFEST.json").read_text())["files"]
+    assert not any(f.startswith("allure-report/") for f in files)
+    assert any(f.startswith("allure-results/") and f.endswith("-attachment.png") for f in files)
+
+
+def test_without_allure_results_the_allure_html_is_skipped_with_a_reason(tmp_path, key):
+    run_dir = make_run(tmp_path / "reports", with_allure=False)
+    built = build(run_dir, key, {})
+    assert built.allure_line == f"allure: skipped, no {run_dir / 'allure-results'}"
