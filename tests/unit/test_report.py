@@ -166,3 +166,10 @@ def test_without_allure_results_the_allure_html_is_skipped_with_a_reason(tmp_pat
     run_dir = make_run(tmp_path / "reports", with_allure=False)
     built = build(run_dir, key, {})
     assert built.allure_line == f"allure: skipped, no {run_dir / 'allure-results'}"
+
+
+def test_without_the_allure_tool_the_html_is_skipped_with_a_reason(run_dir, key, monkeypatch):
+    monkeypatch.setenv("DRILL_ALLURE", "")
+    built = build(run_dir, key, {})
+    assert built.allure_line.startswith("allure: skipped, the npm 'allure' package (Allure 3) is not installed")
+    assert not (run_dir / "allure-report").exists()

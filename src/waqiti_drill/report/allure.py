@@ -65,8 +65,9 @@ def attach(run_dir: Path, scenario: str, files: dict[str, Path]) -> list[str]:
 
 def allure_command() -> list[str] | None:
     """DRILL_ALLURE, else the copy scripts/setup.sh installs into the checkout, else `allure` on PATH."""
-    if os.environ.get("DRILL_ALLURE"):
-        return [os.environ["DRILL_ALLURE"]]
+    if "DRILL_ALLURE" in os.environ:  # set, but not a program (e.g. empty): Allure is off
+        found = shutil.which(os.environ["DRILL_ALLURE"]) if os.environ["DRILL_ALLURE"] else None
+        return [found] if found else None
     for parent in Path(__file__).resolve().parents:
         local = parent / ".tools" / "allure" / "node_modules" / ".bin" / "allure"
         if local.exists():
@@ -86,8 +87,11 @@ def generate_html(run_dir: Path, timeout: float = 300) -> str:
                "where npm exists)"
     out = run_dir / REPORT_DIR
     shutil.rmtree(out, ignore_errors=True)
-    done = subprocess.run([*command, "generate", str(results_dir), "-o", str(out)], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, NO_COLOR="1"), cwd=run_dir)
+    try:
+        done = subprocess.run([*command, "generate", str(results_dir), "-o", str(out)], capture_output=True,
+                              text=True, timeout=timeout, env=dict(os.environ, NO_COLOR="1"), cwd=run_dir)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"allure: HTML generation failed: {exc}"
     if done.returncode != 0 or not (out / "index.html").is_file():
         last = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
         return f"allure: HTML generation failed (exit {done.returncode}): {last[0]}"
