@@ -41,6 +41,8 @@ def test_report_json_carries_the_measured_figures_and_the_scope(run_dir, key):
     assert freeze["backups"][0]["wal_start"] == "000000010000000000000003"
     assert deployment["rto"]["verdict"] == "n/a", "no fault: nothing to measure, and not called a pass"
     assert set(freeze["plots"]) == {"throughput", "roles"}
+    assert "RTO" in freeze["history_summary"] and "result: PASS" in freeze["history_summary"]
+    assert deployment["history_summary"] is None
     for path in freeze["plots"].values():
         assert (run_dir / path).read_bytes().startswith(PNG)
 
@@ -98,12 +100,12 @@ def test_plots_and_raw_files_are_attached_to_the_allure_result_once_even_when_re
     result_file = next((run_dir / "allure-results").glob("*-result.json"))
     attachments = json.loads(result_file.read_text())["attachments"]
     names = sorted(a["name"] for a in attachments)
-    assert names == sorted(["Locust stats", "check (history summary)", "chaostoolkit journal", "roles plot",
-                            "throughput plot"])
+    assert names == sorted(["Locust stats", "check result (JSON)", "chaostoolkit journal", "history summary",
+                            "roles plot", "throughput plot"])
     for a in attachments:
         assert re.fullmatch(r"[0-9a-f-]{36}-attachment\.\w+", a["source"])
         assert (run_dir / "allure-results" / a["source"]).is_file()
-    assert len(list((run_dir / "allure-results").glob("*-attachment.*"))) == 5
+    assert len(list((run_dir / "allure-results").glob("*-attachment.*"))) == 6
 
 
 def test_the_same_raw_data_gives_the_same_report(run_dir, key):

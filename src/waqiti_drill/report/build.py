@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from waqiti_drill.errors import SecretLeak
+from waqiti_drill.checker.report import render_table
+from waqiti_drill.errors import InvalidConfig, SecretLeak
 from waqiti_drill.report import allure, html, plots
 from waqiti_drill.report.document import build_document
 from waqiti_drill.report.manifest import EVIDENCE_DIR, load_or_create_key, sign_run
@@ -53,11 +54,30 @@ def _scenario_plots(run: Run, result: ScenarioResult, index: int, out: Path) -> 
     return drawn
 
 
-def _attachments(run: Run, result: ScenarioResult, drawn: dict[str, Path]) -> list[str]:
+def _history_summary(run: Run, result: ScenarioResult, out: Path) -> Path | None:
+    """The checker's own table (per service and shard), rendered from the scenario's check.json: the
+    summary of the history an engineer reads first. None when the scenario has no check.json."""
+    path = inside(run.dir, result.paths.check, f"{run.dir / RESULTS_FILE}")
+    if path is None or not path.is_file():
+        return None
+    try:
+        text = render_table(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise InvalidConfig(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise InvalidConfig(f"{path}: not a checker result ({type(exc).__name__}: {exc})") from None
+    target = out / f"{slug(result)}-history-summary.txt"
+    target.write_text(text + "\n")
+    return target
+
+
+def _attachments(run: Run, result: ScenarioResult, drawn: dict[str, Path], summary: Path | None) -> list[str]:
     files = {f"{kind} plot": path for kind, path in drawn.items()}
+    if summary is not None:
+        files["history summary"] = summary
     where = f"{run.dir / RESULTS_FILE}"
     for label, rel in (("chaostoolkit journal", result.paths.journal), ("Locust stats", result.paths.locust_stats),
-                       ("check (history summary)", result.paths.check)):
+                       ("check result (JSON)", result.paths.check)):
         path = inside(run.dir, rel, where)
         if path is not None and path.is_file():
             files[label] = path
@@ -70,20 +90,25 @@ def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
     evidence = run_dir / EVIDENCE_DIR
     shutil.rmtree(evidence, ignore_errors=True)  # rebuilt from raw data only: nothing old survives
     (evidence / "plots").mkdir(parents=True)
+    (evidence / "summaries").mkdir()
     built = Built(run_dir=run_dir)
     plot_paths: dict[str, dict[str, str]] = {}
     attached: dict[str, list[str]] = {}
     images: dict[str, bytes] = {}
+    summaries: dict[str, str] = {}
     for index, result in enumerate(run.results):
         drawn = _scenario_plots(run, result, index, evidence / "plots")
         plot_paths[slug(result)] = {k: p.relative_to(run_dir).as_posix() for k, p in drawn.items()}
         images.update({p.relative_to(run_dir).as_posix(): p.read_bytes() for p in drawn.values()})
-        attached[slug(result)] = _attachments(run, result, drawn)
+        summary = _history_summary(run, result, evidence / "summaries")
+        if summary is not None:
+            summaries[slug(result)] = summary.read_text()
+        attached[slug(result)] = _attachments(run, result, drawn, summary)
         built.files += drawn.values()
-    document = build_document(run, plot_paths, attached)
+    document = build_document(run, plot_paths, attached, summaries)
     (evidence / "report.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     (evidence / "report.html").write_text(html.render(document, images), encoding="utf-8")
-    built.files += [evidence / "report.json", evidence / "report.html"]
+    built.files += [evidence / "report.json", evidence / "report.html", *(evidence / "summaries").iterdir()]
     built.allure_line = allure.generate_html(run_dir)
     built.secrets_scanned = len(secrets)
     hits = scan_paths([run_dir], secrets)

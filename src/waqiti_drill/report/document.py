@@ -24,7 +24,8 @@ def verdict(measured: float | None, target: float, has_fault: bool) -> str:
     return "PASS" if measured <= target else "FAIL"
 
 
-def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: list[str]) -> dict[str, Any]:
+def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: list[str], summary: str | None
+                   ) -> dict[str, Any]:
     has_fault = result.fault is not None
     return {
         "slug": slug(result),
@@ -48,13 +49,15 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
         "plots": plots,
         "raw": to_json(result.paths),
         "allure_attachments": attachments,
+        "history_summary": summary,  # the checker's table, from check.json
         "started_at": result.started_at,
         "duration_seconds": result.duration_seconds,
     }
 
 
-def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict[str, list[str]]) -> dict[str, Any]:
-    """`plots` and `attachments` are keyed by scenario slug, values relative to the run directory."""
+def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict[str, list[str]],
+                   summaries: dict[str, str]) -> dict[str, Any]:
+    """Inputs are keyed by scenario slug; paths are relative to the run directory."""
     m = run.manifest
     counts = {status: sum(1 for r in run.results if r.status == status) for status in ("passed", "failed", "skipped")}
     return {
@@ -66,7 +69,8 @@ def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict
         "scope": {"platform": m.platform, "components": m.components, "config_sha256": m.config_sha256,
                   "command": m.command, "tags": m.tags, "targets": to_json(m.targets)},
         "summary": {"scenarios": len(run.results), **counts},
-        "scenarios": [scenario_entry(r, plots.get(slug(r), {}), attachments.get(slug(r), [])) for r in run.results],
+        "scenarios": [scenario_entry(r, plots.get(slug(r), {}), attachments.get(slug(r), []), summaries.get(slug(r)))
+                      for r in run.results],
         "compliance": compliance_section(run.results),
         "evidences_no_listed_control": uncovered(run.results),
     }

@@ -20,7 +20,8 @@ text-align:left;vertical-align:top;font-size:.92em}th{background:#f3f3f3}
 .PASS,.passed{color:#fff;background:#2e7d32}.FAIL,.failed{color:#fff;background:#c62828}
 .skipped,.n\\/a,.NOT{background:#eee}.badge{padding:.1em .5em;border-radius:3px;font-weight:600}
 .scenario{border:1px solid #ddd;border-radius:6px;padding:0 1em 1em;margin:1.2em 0}
-img{max-width:100%;border:1px solid #eee}code{font-size:.9em}.muted{color:#666}
+img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-size:.9em}.muted{color:#666}
 """
 
 
@@ -111,7 +112,9 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     ])
     ordered = sorted(s["plots"].items(), key=_plot_order)
     plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in ordered)
-    return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}</div>'
+    summary = (f"<p><b>History summary</b> (the checker's result, per service and shard):</p>"
+               f"<pre>{escape(s['history_summary'])}</pre>") if s["history_summary"] else ""
+    return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}{summary}</div>'
 
 
 def _compliance(doc: dict[str, Any]) -> str:
