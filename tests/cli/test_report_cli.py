@@ -166,3 +166,21 @@ def test_trend_prints_a_table(tmp_path, env):
     done = drill("report", "--trend", "--reports-dir", str(tmp_path / "reports"), env=env)
     assert done.returncode == 0, done.stderr
     assert "failover: Primary freeze" in done.stdout and (tmp_path / "reports" / "trend.png").is_file()
+
+
+def test_a_check_json_that_is_not_a_checker_result_is_named(tmp_path, env):
+    run_dir = make_run(tmp_path / "reports")
+    check = run_dir / "scenarios" / "primary_freeze" / "check.json"
+    check.write_text('{"services": 3}\n')
+    done = drill("report", str(run_dir), env=env)
+    assert done.returncode == 2 and f"{check}: not a checker result" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_path_in_results_that_leaves_the_run_directory_is_refused(tmp_path, env):
+    run_dir = make_run(tmp_path / "reports")
+    results = json.loads((run_dir / "results.json").read_text())
+    results[0]["paths"]["history"] = "../../../etc"
+    (run_dir / "results.json").write_text(json.dumps(results))
+    done = drill("report", str(run_dir), env=env)
+    assert done.returncode == 2 and "leaves the run directory" in done.stderr
