@@ -175,3 +175,22 @@ def test_without_the_allure_tool_the_html_is_skipped_with_a_reason(run_dir, key,
     built = build(run_dir, key, {})
     assert built.allure_line.startswith("allure: skipped, the npm 'allure' package (Allure 3) is not installed")
     assert not (run_dir / "allure-report").exists()
+
+
+def test_throughput_is_per_service_so_a_postgres_outage_is_not_hidden_by_redis(tmp_path):
+    from tests.histories import FAULT_WALL, HistoryBuilder
+    from waqiti_drill.report.model import throughput
+
+    h = HistoryBuilder(tmp_path / "history")
+    h.fault("primary_freeze", "pg1")
+    h.steady("transfer", -3, 0, every=0.5)
+    h.steady("transfer", 5, 8, every=0.5)
+    h.op("transfer", 1.2, 2.1, outcome="info", proc="w2")
+    h.steady("session", -3, 8, every=0.25, proc="w3")
+    series = throughput(h.build(), FAULT_WALL)
+    assert series.seconds == list(range(-3, 8))
+    pg, redis = series.ok["postgres"], series.ok["redis"]
+    at = series.seconds.index
+    assert [pg[at(t)] for t in (-1, 0, 1, 2, 3, 4, 5)] == [2, 0, 0, 0, 0, 0, 2]
+    assert series.errors["postgres"][at(2)] == 1 and sum(series.errors["redis"]) == 0
+    assert all(redis[at(t)] == 4 for t in range(-3, 8))

@@ -26,7 +26,8 @@ from waqiti_drill.results import RESULTS_FILE, ScenarioResult
 @dataclass
 class Built:
     run_dir: Path
-    files: list[Path] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)  # the evidence files written
+    plots: int = 0
     allure_line: str = ""
     secrets_scanned: int = 0
     signed_files: int = 0
@@ -105,6 +106,7 @@ def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
             summaries[slug(result)] = summary.read_text()
         attached[slug(result)] = _attachments(run, result, drawn, summary)
         built.files += drawn.values()
+        built.plots += len(drawn)
     document = build_document(run, plot_paths, attached, summaries)
     (evidence / "report.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     (evidence / "report.html").write_text(html.render(document, images), encoding="utf-8")

@@ -39,7 +39,7 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     evidence = run_dir / "evidence"
     size = (evidence / "report.html").stat().st_size
     print(f"evidence: {evidence}/report.html ({size / 1024:.0f} KiB, self-contained) and report.json, "
-          f"{len(built.files) - 2} plot(s)")
+          f"{built.plots} plot(s)")
     print(built.allure_line)
     print(f"secrets scan: no hit for {built.secrets_scanned} secret(s) ({source})")
     print(f"signed: {built.signed_files} file(s) in {evidence}/MANIFEST.json, signature MANIFEST.sig, key {key} "

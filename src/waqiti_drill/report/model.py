@@ -40,11 +40,13 @@ class Run:
 
 @dataclass
 class Throughput:
-    """Per-second counts of completed writes, by second relative to the fault (or the first op)."""
+    """Per-second counts of completed writes of each service, by second relative to the fault (or the
+    first operation). Per service, because a fault of one (a PostgreSQL primary frozen) leaves the other
+    (Redis) writing at full rate: one summed line would hide the outage being shown."""
 
     seconds: list[int] = field(default_factory=list)
-    ok: list[int] = field(default_factory=list)
-    errors: list[int] = field(default_factory=list)  # fail + info: certainly or possibly not applied
+    ok: dict[str, list[int]] = field(default_factory=dict)
+    errors: dict[str, list[int]] = field(default_factory=dict)  # fail + info: certainly or possibly not applied
     origin_wall: float | None = None  # wall time of second 0
 
 
@@ -106,8 +108,8 @@ def inside(run_dir: Path, relative: str | None, where: str) -> Path | None:
     return path
 
 
-def _completions(path: Path) -> Iterator[tuple[float, bool]]:
-    """(wall, acknowledged) of every completed write in one history file. orjson and a check of only the
+def _completions(path: Path) -> Iterator[tuple[str, float, bool]]:
+    """(service, wall, acknowledged) of every completed write in one history file. orjson and a check of only the
     fields used keep a million-operation history to a few seconds; the checker validates the rest."""
     with open(path, "rb") as fh:
         for number, line in enumerate(fh, start=1):
@@ -122,7 +124,7 @@ def _completions(path: Path) -> Iterator[tuple[float, bool]]:
             wall = record.get("wall")
             if not isinstance(wall, int | float) or record.get("type") not in ("ok", "fail", "info"):
                 raise InvalidHistory(f"{path}:{number}: op record without a numeric wall or a known type")
-            yield float(wall), record["type"] == "ok"
+            yield str(record.get("service")), float(wall), record["type"] == "ok"
 
 
 def throughput(history: Path, origin_wall: float | None) -> Throughput:
@@ -132,16 +134,19 @@ def throughput(history: Path, origin_wall: float | None) -> Throughput:
     except HistoryError as exc:
         raise InvalidHistory(str(exc)) from None
     rows = [row for path in files for row in _completions(path)]
-    origin = origin_wall if origin_wall is not None else min((wall for wall, _ in rows), default=None)
-    if origin is None:
-        return Throughput(origin_wall=origin_wall)
-    ok: Counter[int] = Counter()
-    errors: Counter[int] = Counter()
-    for wall, acked in rows:
-        (ok if acked else errors)[math.floor(wall - origin)] += 1
-    span = range(min(ok | errors), max(ok | errors) + 1) if rows else range(0)
-    return Throughput(seconds=list(span), ok=[ok[s] for s in span], errors=[errors[s] for s in span],
-                      origin_wall=origin)
+    origin = origin_wall if origin_wall is not None else min((wall for _, wall, _ in rows), default=None)
+    if origin is None or not rows:
+        return Throughput(origin_wall=origin)
+    counts: dict[tuple[str, bool], Counter[int]] = {}
+    for service, wall, acked in rows:
+        counts.setdefault((service, acked), Counter())[math.floor(wall - origin)] += 1
+    keys = [k for c in counts.values() for k in c]
+    span = range(min(keys), max(keys) + 1)
+    services = sorted({service for service, _ in counts})
+    empty: Counter[int] = Counter()
+    return Throughput(seconds=list(span), origin_wall=origin,
+                      ok={s: [counts.get((s, True), empty)[t] for t in span] for s in services},
+                      errors={s: [counts.get((s, False), empty)[t] for t in span] for s in services})
 
 
 def read_roles(path: Path) -> list[RoleSample]:

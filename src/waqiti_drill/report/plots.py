@@ -17,6 +17,7 @@ from waqiti_drill.report.model import RoleSample, Throughput
 ROLE_COLOURS = {"primary": "#1f77b4", "sync_standby": "#2ca02c", "replica": "#98df8a", "unknown": "#bbbbbb",
                 "down": "#d62728"}
 OTHER_COLOUR = "#ff7f0e"
+SERVICE_STYLES = ("-", ":", "-.")  # one line style per service; colour says acknowledged (blue) or not (red)
 
 
 def _png(figure: Figure) -> bytes:
@@ -27,12 +28,16 @@ def _png(figure: Figure) -> bytes:
 
 
 def throughput_png(series: Throughput, title: str, fault_marked: bool) -> bytes:
-    """Acknowledged writes and errors per second; the fault instant is x = 0 when it is known."""
+    """Acknowledged writes and errors per second of each service; the fault instant is x = 0 when known."""
     figure = Figure(figsize=(8, 3.2))
     axes = figure.add_subplot()
     if series.seconds:
-        axes.step(series.seconds, series.ok, where="post", color="#1f77b4", label="acknowledged writes/s")
-        axes.step(series.seconds, series.errors, where="post", color="#d62728", label="failed or unknown writes/s")
+        for index, service in enumerate(series.ok):
+            style = SERVICE_STYLES[index % len(SERVICE_STYLES)]
+            axes.step(series.seconds, series.ok[service], where="post", color="#1f77b4", linestyle=style,
+                      label=f"{service}: acknowledged writes/s")
+            axes.step(series.seconds, series.errors[service], where="post", color="#d62728", linestyle=style,
+                      label=f"{service}: failed or unknown writes/s")
     else:
         axes.text(0.5, 0.5, "no write operations in the history", ha="center", va="center", transform=axes.transAxes)
     if fault_marked:
