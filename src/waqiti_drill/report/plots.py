@@ -29,7 +29,7 @@ def _png(figure: Figure) -> bytes:
 
 def throughput_png(series: Throughput, title: str, fault_marked: bool) -> bytes:
     """Acknowledged writes and errors per second of each service; the fault instant is x = 0 when known."""
-    figure = Figure(figsize=(8, 3.2))
+    figure = Figure(figsize=(10, 3.2))
     axes = figure.add_subplot()
     if series.seconds:
         for index, service in enumerate(series.ok):
@@ -47,7 +47,7 @@ def throughput_png(series: Throughput, title: str, fault_marked: bool) -> bytes:
     axes.set_title(title, fontsize=10)
     axes.grid(alpha=0.3)
     if series.seconds or fault_marked:
-        axes.legend(fontsize=8, loc="upper right")
+        axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the data
     figure.tight_layout()
     return _png(figure)
 
