@@ -68,6 +68,17 @@ def _sample_roles(sut: StackUnderTest, path: Path, stop: threading.Event) -> Non
             stop.wait(0.5)
 
 
+def _stack_logs(state_dir: Path) -> list[Path]:
+    """Every log the stack wrote: the supervisor's per-process logs, PostgreSQL's, pgBackRest's, and any
+    other *.log under the state directory."""
+    found = []
+    for path in state_dir.rglob("*"):
+        parts = path.relative_to(state_dir).parts[:-1]
+        if path.is_file() and not path.is_symlink() and (path.suffix == ".log" or {"log", "logs"} & set(parts)):
+            found.append(path)
+    return sorted(found)
+
+
 def _version(*argv: str) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     found = re.search(r"\d+\.\d+(\.\d+)?", done.stdout + done.stderr)
@@ -140,6 +151,7 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
 
     doc = json.loads((run_dir / "evidence" / "report.json").read_text())
     freeze = doc["scenarios"][0]
+    print(f"stack logs scanned: {len(_stack_logs(sut.state_dir))} files")
     print(f"evidence of a real drill: RTO {freeze['rto']['measured_seconds']} s, "
           f"{freeze['writes']['acknowledged']} acked, {freeze['writes']['lost']} lost; report.html "
           f"{(run_dir / 'evidence' / 'report.html').stat().st_size} bytes")
@@ -152,7 +164,9 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
 
     secrets, _ = known_secrets(sut.state_dir)
     assert set(PLANTED.values()) <= set(secrets.values()), "the planted values are the stack's secrets"
-    hits = scan_paths([run_dir, sut.state_dir / "logs"], secrets)
+    logs = _stack_logs(sut.state_dir)
+    assert any("postgresql-" in p.name for p in logs) and any(p.parent.name == "logs" for p in logs), logs
+    hits = scan_paths([run_dir, *logs], secrets)
     assert hits == [], "\n".join(str(h) for h in hits)
     for done in outputs:
         for value in secrets.values():
