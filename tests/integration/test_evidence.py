@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets as random
+import shutil
 import subprocess
 import threading
 import time
@@ -49,7 +50,9 @@ def planted_stack():
         sut.drill("down", "--purge")
         pytest.fail(f"drill up failed ({up.returncode}): {up.stderr.strip()}")
     yield sut
-    sut.drill("down", "--purge")
+    down = sut.drill("down", "--purge")
+    if down.returncode == 0:
+        shutil.rmtree(base, ignore_errors=True)  # only the config file is left after a purge
 
 
 def _sample_roles(sut: StackUnderTest, path: Path, stop: threading.Event) -> None:
