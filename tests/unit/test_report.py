@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -159,6 +161,8 @@ def test_allure_html_is_generated_where_allure_3_is_installed_and_left_out_of_th
     built = build(run_dir, key, {})
     assert built.allure_line.startswith("allure: HTML report in"), built.allure_line
     assert (run_dir / "allure-report" / "index.html").is_file()
+    # Allure 3.18 copies each attachment into data/attachments: the six reached the HTML report.
+    assert len(list((run_dir / "allure-report" / "data" / "attachments").iterdir())) == 6
     files = json.loads((run_dir / "evidence" / "MANIFEST.json").read_text())["files"]
     assert not any(f.startswith("allure-report/") for f in files)
     assert any(f.startswith("allure-results/") and f.endswith("-attachment.png") for f in files)
@@ -194,3 +198,31 @@ def test_throughput_is_per_service_so_a_postgres_outage_is_not_hidden_by_redis(t
     assert [pg[at(t)] for t in (-1, 0, 1, 2, 3, 4, 5)] == [2, 0, 0, 0, 0, 0, 2]
     assert series.errors["postgres"][at(2)] == 1 and sum(series.errors["redis"]) == 0
     assert all(redis[at(t)] == 4 for t in range(-3, 8))
+
+
+REAL_ALLURE = Path(__file__).resolve().parents[1] / "data" / "allure-pytest-bdd-2.16"
+
+
+def test_attachments_land_on_the_right_results_of_real_allure_pytest_bdd_output(tmp_path, key):
+    """Result files recorded from allure-pytest-bdd 2.16.2 (pytest-bdd 9.0.1): failover.feature has
+    "Primary freeze" and an outline "Kill <what>" (primary, replica); deployment.feature also has a
+    scenario named "Primary freeze", which must not get the failover scenario's attachments."""
+    run_dir = make_run(tmp_path / "reports", with_allure=False)
+    shutil.copytree(REAL_ALLURE, run_dir / "allure-results")
+    results = json.loads((run_dir / "results.json").read_text())
+    results[1].update(feature="failover", scenario="Kill <what>")
+    (run_dir / "results.json").write_text(json.dumps(results))
+    build(run_dir, key, {})
+    attached = {}
+    for path in (run_dir / "allure-results").glob("*-result.json"):
+        data = json.loads(path.read_text())
+        attached[(data["fullName"])] = sorted(a["name"] for a in data.get("attachments", []))
+    assert len(attached["t/failover.feature:Primary freeze"]) == 6
+    assert attached["t/deployment.feature:Primary freeze"] == []
+    assert attached["t/failover.feature:Kill primary"] == attached["t/failover.feature:Kill replica"] == []
+    # The second scenario has no history, journal or check: nothing to attach, but it matched both rows.
+    from waqiti_drill.report.allure import _matches
+
+    rows = [json.loads(p.read_text()) for p in (run_dir / "allure-results").glob("*-result.json")]
+    assert sorted(r["name"] for r in rows if _matches(r, "Kill <what>", "failover")) == ["Kill primary",
+                                                                                         "Kill replica"]

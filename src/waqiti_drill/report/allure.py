@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -34,13 +35,29 @@ def _results(results_dir: Path) -> list[tuple[Path, dict]]:
     return found
 
 
-def _matches(result: dict, scenario: str) -> bool:
-    """allure-pytest-bdd names a result after the scenario (an outline's examples add a suffix)."""
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _matches(result: dict, scenario: str, feature: str) -> bool:
+    """allure-pytest-bdd 2.16 names a result after the scenario (an outline's row with its values put
+    in, so "<what>" in a template matches any value) and its fullName is "<path>.feature:<name>";
+    the feature must agree too, since two features may share a scenario name."""
     name = str(result.get("name", ""))
-    return name == scenario or name.startswith(scenario + " ") or name.startswith(scenario + "[")
+    pattern = re.sub(r"<[^<>]+>", ".+?", re.escape(scenario))
+    if not re.fullmatch(pattern, name):
+        return False
+    full = str(result.get("fullName", ""))
+    if ".feature:" not in full:
+        return True  # nothing says which feature: the name is all there is
+    stem = Path(full.split(".feature:", 1)[0]).name
+    labels = {_norm(str(lab.get("value", ""))) for lab in result.get("labels", [])
+              if isinstance(lab, dict) and lab.get("name") == "feature"}
+    wanted = _norm(Path(feature).stem if feature.endswith(".feature") else feature)
+    return wanted == _norm(stem) or wanted in labels
 
 
-def attach(run_dir: Path, scenario: str, files: dict[str, Path]) -> list[str]:
+def attach(run_dir: Path, scenario: str, feature: str, files: dict[str, Path]) -> list[str]:
     """Attach `files` (attachment name -> file) to every Allure result of the scenario; returns the
     run-relative paths of the attachment files written (none when there is no matching result)."""
     results_dir = run_dir / RESULTS_DIR
@@ -48,7 +65,7 @@ def attach(run_dir: Path, scenario: str, files: dict[str, Path]) -> list[str]:
         return []
     written = []
     for path, result in _results(results_dir):
-        if not _matches(result, scenario):
+        if not _matches(result, scenario, feature):
             continue
         listed = [a for a in result.get("attachments", []) if isinstance(a, dict)]
         for name, source in files.items():

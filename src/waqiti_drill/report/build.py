@@ -82,7 +82,7 @@ def _attachments(run: Run, result: ScenarioResult, drawn: dict[str, Path], summa
         path = inside(run.dir, rel, where)
         if path is not None and path.is_file():
             files[label] = path
-    return allure.attach(run.dir, result.scenario, files)
+    return allure.attach(run.dir, result.scenario, result.feature, files)
 
 
 def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
