@@ -25,7 +25,8 @@ def drill(*args: str, env: dict[str, str] | None = None) -> subprocess.Completed
 def env(tmp_path):
     """No stack here: an empty state directory, and the signing key in the test's own directory."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DRILL_")}
-    return dict(clean, DRILL_STATE_DIR=str(tmp_path / "state"), DRILL_SIGNING_KEY=str(tmp_path / "key.pem"))
+    return dict(clean, DRILL_STATE_DIR=str(tmp_path / "state"), DRILL_SIGNING_KEY=str(tmp_path / "key.pem"),
+                DRILL_ALLURE="")  # the Allure HTML is tested in tests/unit/test_report.py
 
 
 @pytest.fixture

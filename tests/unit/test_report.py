@@ -18,6 +18,12 @@ from waqiti_drill.results import read_results
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.fixture(autouse=True)
+def no_allure_html(monkeypatch):
+    """`allure generate` costs a second per build; only the tests about it run it."""
+    monkeypatch.setenv("DRILL_ALLURE", "")
+
+
 @pytest.fixture
 def run_dir(tmp_path):
     return make_run(tmp_path / "reports")
@@ -153,8 +159,11 @@ def test_trend_orders_runs_by_start_and_writes_table_png_and_json(tmp_path, key)
     assert read_results(reports / "run-a")[0].rto_seconds == pytest.approx(first["rto_seconds"])
 
 
-def test_allure_html_is_generated_where_allure_3_is_installed_and_left_out_of_the_manifest(run_dir, key):
+def test_allure_html_is_generated_where_allure_3_is_installed_and_left_out_of_the_manifest(run_dir, key,
+                                                                                           monkeypatch):
     from waqiti_drill.report.allure import allure_command
+
+    monkeypatch.delenv("DRILL_ALLURE")
 
     if allure_command() is None:
         pytest.skip("the npm 'allure' package is not installed (scripts/setup.sh installs it where npm exists)")
@@ -168,7 +177,8 @@ def test_allure_html_is_generated_where_allure_3_is_installed_and_left_out_of_th
     assert any(f.startswith("allure-results/") and f.endswith("-attachment.png") for f in files)
 
 
-def test_without_allure_results_the_allure_html_is_skipped_with_a_reason(tmp_path, key):
+def test_without_allure_results_the_allure_html_is_skipped_with_a_reason(tmp_path, key, monkeypatch):
+    monkeypatch.delenv("DRILL_ALLURE")
     run_dir = make_run(tmp_path / "reports", with_allure=False)
     built = build(run_dir, key, {})
     assert built.allure_line == f"allure: skipped, no {run_dir / 'allure-results'}"
