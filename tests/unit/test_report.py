@@ -236,3 +236,12 @@ def test_attachments_land_on_the_right_results_of_real_allure_pytest_bdd_output(
     rows = [json.loads(p.read_text()) for p in (run_dir / "allure-results").glob("*-result.json")]
     assert sorted(r["name"] for r in rows if _matches(r, "Kill <what>", "failover")) == ["Kill primary",
                                                                                          "Kill replica"]
+
+
+def test_a_signing_key_readable_by_others_is_refused(run_dir, key):
+    from waqiti_drill.errors import InvalidConfig
+
+    build(run_dir, key, {})
+    key.chmod(0o644)
+    with pytest.raises(InvalidConfig, match="readable by others"):
+        build(run_dir, key, {})

@@ -88,6 +88,7 @@ def _attachments(run: Run, result: ScenarioResult, drawn: dict[str, Path], summa
 def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
     started = time.monotonic()
     run = load_run(run_dir)
+    key = load_or_create_key(key_path)  # before anything is written: a bad key fails fast
     evidence = run_dir / EVIDENCE_DIR
     shutil.rmtree(evidence, ignore_errors=True)  # rebuilt from raw data only: nothing old survives
     (evidence / "plots").mkdir(parents=True)
@@ -117,6 +118,6 @@ def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
     if hits:
         shown = "; ".join(str(h) for h in hits[:5]) + (f"; and {len(hits) - 5} more" if len(hits) > 5 else "")
         raise SecretLeak(f"refusing to sign {run_dir}: {shown}")
-    built.signed_files = len(sign_run(run_dir, load_or_create_key(key_path))["files"])  # type: ignore[arg-type]
+    built.signed_files = len(sign_run(run_dir, key)["files"])  # type: ignore[arg-type]
     built.seconds = time.monotonic() - started
     return built

@@ -46,6 +46,10 @@ def default_key_path() -> Path:
 def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     """The signing key at `path`, generated (mode 600) on first use."""
     if path.exists():
+        mode = path.stat().st_mode & 0o777
+        if mode & 0o077:
+            raise InvalidConfig(f"{path}: the signing key is readable by others (mode {mode:o}); chmod 600 it, or "
+                                "a signature made with it proves nothing")
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (ValueError, TypeError, OSError) as exc:
