@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.browser import CHROMIUM, check_drawn_page, dump_dom, screenshot
 from tests.integration.stackutil import DRILL, StackUnderTest, new_state_dir, shifted_ports_toml
 from tests.rundirs import result_from_check
 from waqiti_drill.report.redact import known_secrets, scan_paths
@@ -164,6 +165,10 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
     assert doc["scope"]["components"]["postgresql"].startswith("15.")
     assert "Primary freeze under steady ledger load" in (run_dir / "evidence" / "report.html").read_text()
     assert sut.drill("evidence", "verify", str(run_dir)).returncode == 0
+    if CHROMIUM is not None:  # the real report renders (the unit test skips only where chromium is absent)
+        html = run_dir / "evidence" / "report.html"
+        assert "Primary freeze under steady ledger load" in dump_dom(html, tmp_path / "profile-dom")
+        check_drawn_page(screenshot(html, tmp_path / "real.png", tmp_path / "profile", 1200, 2000), 1200, 2000)
 
     secrets, _ = known_secrets(sut.state_dir)
     assert set(PLANTED.values()) <= set(secrets.values()), "the planted values are the stack's secrets"
