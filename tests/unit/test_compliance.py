@@ -42,3 +42,14 @@ def test_skipped_evidences_nothing_failed_is_listed_with_its_status():
     assert pci["evidenced"] is True and pci["all_passed"] is False
     assert section["PCI-DSS 2.2"]["evidenced"] is False
     assert uncovered(results) == ["reshard"]
+
+
+@pytest.mark.parametrize(("feature", "kind"), [
+    ("features/failover.feature", "recovery"), ("Failover", "recovery"), ("Disaster recovery", "recovery"),
+    ("disaster_recovery", "recovery"), ("Backup and restore", "backup"), ("backup_restore.feature", "backup"),
+    ("Deployment", "deployment"), ("redis_resharding", "other"),
+])
+def test_a_feature_is_recognised_by_file_name_or_title(feature, kind):
+    from waqiti_drill.report.compliance import feature_kind
+
+    assert feature_kind(feature) == kind

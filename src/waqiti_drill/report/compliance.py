@@ -9,7 +9,9 @@ testing controls ask for, so it is listed with its status rather than hidden.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 from waqiti_drill.results import ScenarioResult
 
@@ -43,22 +45,34 @@ BACKUP = ("a backup or restore procedure exercised for real, with the data resto
 CONFORMANCE = ("the running configuration read from the live system and compared, setting by setting, with the "
                "platform specification")
 
-RECOVERY_FEATURES = {"failover", "disaster_recovery"}
 FAILOVER_TAGS = {"redis_master_failover", "primary_crash", "primary_isolation", "primary_freeze",
                  "sync_standby_loss", "switchover", "dcs_outage", "site_loss"}
+
+
+def feature_kind(feature: str) -> str:
+    """The area a feature belongs to, from its file name or its title ("features/failover.feature",
+    "failover", "Disaster recovery", "Backup and restore" all work): recovery, backup, deployment or other."""
+    name = re.sub(r"[^a-z0-9]+", "_", Path(feature).name.lower().removesuffix(".feature"))
+    if "failover" in name or "disaster" in name:
+        return "recovery"
+    if "backup" in name or "restore" in name:
+        return "backup"
+    if "deployment" in name or "conformance" in name:
+        return "deployment"
+    return "other"
 
 
 def controls_for(result: ScenarioResult) -> list[tuple[Control, str]]:
     """(control, what this scenario evidences for it); empty when it evidences none of them."""
     if result.status == "skipped":
         return []
-    feature = result.feature.lower().replace(" ", "_").removesuffix(".feature")
+    kind = feature_kind(result.feature)
     tags = {t.lstrip("@") for t in result.tags}
-    if feature in RECOVERY_FEATURES or tags & FAILOVER_TAGS:
+    if kind == "recovery" or tags & FAILOVER_TAGS:
         return [(PCI_12_10_2, RECOVERY), (SOC2_A1_3, RECOVERY), (ISO_22301_8_5, RECOVERY)]
-    if feature == "backup_restore" or "pitr" in tags:
+    if kind == "backup" or "pitr" in tags:
         return [(PCI_12_10_2, BACKUP), (SOC2_A1_3, BACKUP)]
-    if feature == "deployment":
+    if kind == "deployment":
         return [(PCI_2_2, CONFORMANCE)]
     return []
 
