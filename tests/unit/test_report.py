@@ -245,3 +245,15 @@ def test_a_signing_key_readable_by_others_is_refused(run_dir, key):
     key.chmod(0o644)
     with pytest.raises(InvalidConfig, match="readable by others"):
         build(run_dir, key, {})
+
+
+def test_the_report_names_its_signing_key_and_the_secrets_it_was_scanned_for(run_dir, key):
+    from waqiti_drill.report.manifest import fingerprint, load_or_create_key
+
+    build(run_dir, key, {"postgres_password": "not-in-the-run-anywhere"})
+    doc = json.loads((run_dir / "evidence" / "report.json").read_text())
+    expected = fingerprint(load_or_create_key(key).public_key())
+    assert doc["integrity"]["signing_key_fingerprint"] == expected
+    assert doc["integrity"]["secrets_scanned_for"] == 1
+    assert expected in (run_dir / "evidence" / "report.html").read_text()
+    assert json.loads((run_dir / "evidence" / "MANIFEST.json").read_text())["public_key_fingerprint"] == expected

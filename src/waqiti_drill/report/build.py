@@ -17,7 +17,7 @@ from waqiti_drill.checker.report import render_table
 from waqiti_drill.errors import InvalidConfig, SecretLeak
 from waqiti_drill.report import allure, html, plots
 from waqiti_drill.report.document import build_document
-from waqiti_drill.report.manifest import EVIDENCE_DIR, load_or_create_key, sign_run
+from waqiti_drill.report.manifest import EVIDENCE_DIR, fingerprint, load_or_create_key, sign_run
 from waqiti_drill.report.model import Run, fault_wall, inside, load_run, read_roles, slug, throughput
 from waqiti_drill.report.redact import scan_paths
 from waqiti_drill.results import RESULTS_FILE, ScenarioResult
@@ -108,7 +108,9 @@ def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
         attached[slug(result)] = _attachments(run, result, drawn, summary)
         built.files += drawn.values()
         built.plots += len(drawn)
-    document = build_document(run, plot_paths, attached, summaries)
+    integrity = {"signing_key_fingerprint": fingerprint(key.public_key()), "secrets_scanned_for": len(secrets),
+                 "signed_only_if": "no known secret is found in any file of the run directory"}
+    document = build_document(run, plot_paths, attached, summaries, integrity)
     (evidence / "report.json").write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
     (evidence / "report.html").write_text(html.render(document, images), encoding="utf-8")
     built.files += [evidence / "report.json", evidence / "report.html", *(evidence / "summaries").iterdir()]

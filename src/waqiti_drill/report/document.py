@@ -56,8 +56,9 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
 
 
 def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict[str, list[str]],
-                   summaries: dict[str, str]) -> dict[str, Any]:
-    """Inputs are keyed by scenario slug; paths are relative to the run directory."""
+                   summaries: dict[str, str], integrity: dict[str, Any]) -> dict[str, Any]:
+    """Inputs are keyed by scenario slug; paths are relative to the run directory. `integrity` names the
+    signing key and how many secrets the run is scanned for (it is signed only when none is found)."""
     m = run.manifest
     counts = {status: sum(1 for r in run.results if r.status == status) for status in ("passed", "failed", "skipped")}
     return {
@@ -73,4 +74,5 @@ def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict
                       for r in run.results],
         "compliance": compliance_section(run.results),
         "evidences_no_listed_control": uncovered(run.results),
+        "integrity": integrity,
     }

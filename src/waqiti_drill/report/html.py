@@ -59,6 +59,9 @@ def _header(doc: dict[str, Any]) -> str:
                 ("Targets", f"RTO {scope['targets']['rto_seconds']:g} s, RPO {scope['targets']['rpo_seconds']:g} s"),
                 ("Scenarios", f"{summary['scenarios']}: {summary['passed']} passed, {summary['failed']} failed, "
                               f"{summary['skipped']} skipped"),
+                ("Signing key (Ed25519)", f"<code>{_value(doc['integrity']['signing_key_fingerprint'])}</code>"),
+                ("Secrets scan", f"the run is signed only if none of the {doc['integrity']['secrets_scanned_for']} "
+                                 "known secrets is found in any of its files"),
             ]) + "</table>")
 
 
