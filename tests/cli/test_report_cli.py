@@ -141,7 +141,13 @@ def test_unknown_run_id_missing_dir_and_corrupt_results_are_one_line_errors(tmp_
     assert corrupt.returncode == 2 and f"{run_dir}/results.json:3: not valid JSON" in corrupt.stderr
     no_dir = drill("evidence", "verify", str(tmp_path / "nowhere"), env=env)
     assert no_dir.returncode == 2
-    for done in (unknown, missing, corrupt, no_dir):
+    other = make_run(reports, run_id="no-manifest")
+    (other / "run.json").unlink()
+    no_manifest = drill("report", str(other), env=env)
+    assert no_manifest.returncode == 2 and f"{other}/run.json: no such file" in no_manifest.stderr
+    unsigned = drill("evidence", "verify", str(other), env=env)
+    assert unsigned.returncode == 2 and "MANIFEST.json: no such file" in unsigned.stderr
+    for done in (unknown, missing, corrupt, no_dir, no_manifest, unsigned):
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr, done.stderr
 
 
