@@ -86,6 +86,7 @@ def _attachments(run: Run, result: ScenarioResult, drawn: dict[str, Path], summa
 
 
 def build(run_dir: Path, key_path: Path, secrets: dict[str, str]) -> Built:
+    """Rebuild evidence/, attach to Allure, scan for `secrets` (name -> value), sign; SecretLeak on a hit."""
     started = time.monotonic()
     run = load_run(run_dir)
     key = load_or_create_key(key_path)  # before anything is written: a bad key fails fast

@@ -128,7 +128,7 @@ def _completions(path: Path) -> Iterator[tuple[str, float, bool]]:
 
 
 def throughput(history: Path, origin_wall: float | None) -> Throughput:
-    """Completed writes per second from the operation history, by outcome."""
+    """Completed writes per second from the operation history, by service and outcome."""
     try:
         files = history_files(history)
     except HistoryError as exc:
