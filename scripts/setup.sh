@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv)
+APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -31,4 +31,17 @@ fi
 [ "$VENV" = .venv ] || [ -e .venv ] || ln -s "$VENV" .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+# Allure 3 (the npm package `allure`) turns allure-results into HTML without Java; installed into the
+# checkout's git-ignored .tools/ where npm exists. Without npm, `drill report` says it skips the Allure HTML.
+ALLURE_VERSION=3.18.0
+if command -v npm >/dev/null 2>&1; then
+  if [ ! -x .tools/allure/node_modules/.bin/allure ]; then
+    echo "setup: installing Allure $ALLURE_VERSION (npm) into .tools/allure"
+    mkdir -p .tools/allure
+    npm install --prefix .tools/allure --no-audit --no-fund --silent "allure@$ALLURE_VERSION" \
+      || echo "setup: npm could not install allure; the Allure HTML report will be skipped"
+  fi
+else
+  echo "setup: npm not found; the Allure HTML report will be skipped (the evidence report does not need it)"
+fi
 echo "setup: done ($(.venv/bin/python --version), drill at .venv/bin/drill)"

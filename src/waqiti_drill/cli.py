@@ -16,6 +16,7 @@ from pathlib import Path
 from waqiti_drill.config import Settings, Targets, load_settings
 from waqiti_drill.errors import DrillError, InvalidConfig
 from waqiti_drill.platform.base import BackupInfo, PlatformStatus
+from waqiti_drill.report.commands import register as register_report_commands
 
 
 def _platform(settings: Settings):  # noqa: ANN202 - imported lazily to keep `drill --help` fast
@@ -263,6 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "affected by the outage (default 1)")
     check.add_argument("--mode", metavar="{failover,restore}", help="how RPO is measured (default: the fault "
                        "record's rpo_mode, else failover)")
+    register_report_commands(sub, COMMANDS)
     return parser
 
 

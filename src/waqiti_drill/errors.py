@@ -73,3 +73,16 @@ class LockHeld(DrillError):
     """Another drill holds the drill lock of this stack."""
 
     exit_code = 11
+
+
+class EvidenceTampered(DrillError):
+    """A run directory differs from its signed manifest (a file changed, missing or added), or the
+    signature does not hold; the message names every such file."""
+
+    exit_code = 12
+
+
+class SecretLeak(DrillError):
+    """A known secret was found in a run directory (file:line named, the value never); nothing was signed."""
+
+    exit_code = 13

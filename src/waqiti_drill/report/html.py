@@ -1,0 +1,144 @@
+"""report.html: one file that opens offline, anywhere, years later.
+
+Images are data: URIs, the CSS is inline, there is no script and no link to fetch: an auditor's browser
+on a closed network shows exactly what was signed. Every value is escaped (scenario names and errors
+come from feature files and servers).
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from typing import Any
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1100px;
+color:#222;padding:0 1em}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border:1px solid #ccc;padding:.3em .5em;
+text-align:left;vertical-align:top;font-size:.92em}th{background:#f3f3f3}
+.PASS,.passed{color:#fff;background:#2e7d32}.FAIL,.failed{color:#fff;background:#c62828}
+.skipped,.n\\/a,.NOT{background:#eee}.badge{padding:.1em .5em;border-radius:3px;font-weight:600}
+.scenario{border:1px solid #ddd;border-radius:6px;padding:0 1em 1em;margin:1.2em 0}
+img{max-width:100%;border:1px solid #eee}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-size:.9em}.muted{color:#666}
+"""
+
+
+def _badge(text: str) -> str:
+    return f'<span class="badge {escape(text.split()[0])}">{escape(text)}</span>'
+
+
+def _value(value: Any) -> str:
+    return "—" if value is None or value == "" else escape(str(value))
+
+
+def _rows(pairs: list[tuple[str, Any]]) -> str:
+    return "".join(f"<tr><th>{escape(k)}</th><td>{v}</td></tr>" for k, v in pairs)
+
+
+def _img(path: str, images: dict[str, bytes], alt: str) -> str:
+    data = images.get(path)
+    if data is None:
+        return f'<p class="muted">plot {escape(path)} missing</p>'
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def _header(doc: dict[str, Any]) -> str:
+    scope, summary = doc["scope"], doc["summary"]
+    components = ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(scope["components"].items()))
+    return (f"<h1>DR drill evidence report: {escape(doc['drill_id'])}</h1>"
+            f'<p class="muted">Built from the run\'s raw data by <code>drill report</code>; '
+            "integrity: <code>drill evidence verify</code> against MANIFEST.json and MANIFEST.sig.</p>"
+            "<h2>Drill and scope</h2><table>" + _rows([
+                ("Drill id", _value(doc["drill_id"])), ("Operator", _value(doc["operator"])),
+                ("Started / finished (UTC)", f"{_value(doc['started_at'])} / {_value(doc['finished_at'])}"),
+                ("Platform", _value(scope["platform"])), ("Component versions", components or "—"),
+                ("Effective configuration SHA-256", f"<code>{_value(scope['config_sha256'])}</code>"),
+                ("Command / tags", f"<code>{_value(' '.join(scope['command']))}</code> / {_value(scope['tags'])}"),
+                ("Targets", f"RTO {scope['targets']['rto_seconds']:g} s, RPO {scope['targets']['rpo_seconds']:g} s"),
+                ("Scenarios", f"{summary['scenarios']}: {summary['passed']} passed, {summary['failed']} failed, "
+                              f"{summary['skipped']} skipped"),
+                ("Signing key (Ed25519)", f"<code>{_value(doc['integrity']['signing_key_fingerprint'])}</code>"),
+                ("Secrets scan", f"the run is signed only if none of the {doc['integrity']['secrets_scanned_for']} "
+                                 "known secrets is found in any of its files"),
+            ]) + "</table>")
+
+
+def _summary_table(doc: dict[str, Any]) -> str:
+    head = "<tr><th>Scenario</th><th>Status</th><th>RTO</th><th>RPO</th><th>Acked / lost / recovered</th></tr>"
+    rows = []
+    for s in doc["scenarios"]:
+        w = s["writes"]
+        rows.append(f"<tr><td>{escape(s['scenario'])}</td><td>{_badge(s['status'])}</td>"
+                    f"<td>{_secs(s['rto']['measured_seconds'])} {_badge(s['rto']['verdict'])}</td>"
+                    f"<td>{_secs(s['rpo']['measured_seconds'])} {_badge(s['rpo']['verdict'])}</td>"
+                    f"<td>{_value(w['acknowledged'])} / {_value(w['lost'])} / {_value(w['recovered'])}</td></tr>")
+    return "<h2>Summary</h2><table>" + head + "".join(rows) + "</table>"
+
+
+def _secs(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} s"
+
+
+def _plot_order(item: tuple[str, str]) -> tuple[int, str]:
+    """Throughput first (what clients saw), then the roles that explain it."""
+    return (0 if item[0] == "throughput" else 1, item[0])
+
+
+def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
+    fault = s["fault"] or {}
+    t = s["timeline"]
+    backups = "".join(f"<li><code>{escape(b['label'])}</code> ({escape(b['type'])}), WAL "
+                      f"<code>{escape(b['wal_start'])}..{escape(b['wal_stop'])}</code></li>" for b in s["backups"])
+    deviations = "".join(f"<li>{escape(d)}</li>" for d in s["deviations"])
+    measurements = ", ".join(f"{escape(k)} = {escape(str(v))}" for k, v in sorted(s["measurements"].items()))
+    table = _rows([
+        ("Feature / tags", f"{_value(s['feature'])} / {escape(' '.join(s['tags'])) or '—'}"),
+        ("Status", _badge(s["status"])), ("Hypothesis", _value(s["hypothesis"])),
+        ("Fault", f"{_value(fault.get('name'))} on {_value(fault.get('target'))}" if fault else "none"),
+        ("Fault injected (UTC)", _value(t["fault_injected"])),
+        ("Failure detected (UTC)", _value(t["failure_detected"])),
+        ("Writable again (UTC)", _value(t["writable_again"])),
+        ("Data validated (UTC)", _value(t["data_validated"])),
+        ("RTO", f"{_secs(s['rto']['measured_seconds'])} against {s['rto']['target_seconds']:g} s "
+                f"{_badge(s['rto']['verdict'])}"),
+        ("RPO", f"{_secs(s['rpo']['measured_seconds'])} against {s['rpo']['target_seconds']:g} s "
+                f"{_badge(s['rpo']['verdict'])}"),
+        ("Writes acknowledged / lost / recovered",
+         f"{_value(s['writes']['acknowledged'])} / {_value(s['writes']['lost'])} / {_value(s['writes']['recovered'])}"),
+        ("Backup sets and WAL ranges used", f"<ul>{backups}</ul>" if backups else "none"),
+        ("Deviations", f"<ul>{deviations}</ul>" if deviations else "none"),
+        ("Other measurements", measurements or "—"),
+        ("Controls evidenced", escape(", ".join(s["controls"])) or "none"),
+        ("Raw data", escape(", ".join(f"{k}: {v}" for k, v in s["raw"].items() if v)) or "—"),
+    ])
+    ordered = sorted(s["plots"].items(), key=_plot_order)
+    plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in ordered)
+    summary = (f"<p><b>History summary</b> (the checker's result, per service and shard):</p>"
+               f"<pre>{escape(s['history_summary'])}</pre>") if s["history_summary"] else ""
+    return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}{summary}</div>'
+
+
+def _compliance(doc: dict[str, Any]) -> str:
+    parts = ["<h2>Compliance mapping</h2><p>Which controls this run's scenarios evidence, and what exactly each "
+             "shows. A failed scenario still evidences that the test ran; its deviations are the findings.</p>"]
+    for c in doc["compliance"]:
+        rows = "".join(f"<li>{escape(r['scenario'])} {_badge(r['status'])}: {escape(r['evidences'])}</li>"
+                       for r in c["scenarios"])
+        body = f"<ul>{rows}</ul>" if rows else "<p><b>Not evidenced by this run.</b></p>"
+        parts.append(f"<h3>{escape(c['control'])} <span class=\"muted\">({escape(c['framework'])})</span></h3>"
+                     f"<p>{escape(c['requirement'])}</p>{body}")
+    if doc["evidences_no_listed_control"]:
+        parts.append("<p>Run, but evidence none of these controls: "
+                     + escape(", ".join(doc["evidences_no_listed_control"])) + "</p>")
+    return "".join(parts)
+
+
+def render(doc: dict[str, Any], images: dict[str, bytes]) -> str:
+    """The whole page; `images` maps each plot's run-relative path to its PNG bytes."""
+    body = (_header(doc) + _summary_table(doc) + "<h2>Scenarios</h2>"
+            + "".join(_scenario(s, images) for s in doc["scenarios"]) + _compliance(doc))
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>DR drill evidence {escape(doc['drill_id'])}</title><style>{CSS}</style></head>"
+            f"<body>{body}</body></html>\n")

@@ -1,0 +1,136 @@
+"""Lays out whole run directories (the shape `drill run` writes, see waqiti_drill.results) for report tests.
+
+`result_from_check` is the glue from a real checker result to a ScenarioResult; the integration test uses
+it on a recorded load + chaos run until `drill run` writes results.json itself.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tests.histories import FAULT_WALL, HistoryBuilder
+from waqiti_drill.checker import check
+from waqiti_drill.config import Targets
+from waqiti_drill.history import iter_records
+from waqiti_drill.results import (
+    BackupUsed,
+    FaultInfo,
+    Paths,
+    RunManifest,
+    ScenarioResult,
+    Timeline,
+    write_manifest,
+    write_results,
+)
+from waqiti_drill.results import Targets as ResultTargets
+
+TARGETS = Targets()
+
+
+def manifest(run_id: str, started_at: str = "2025-11-25T17:59:00.000Z") -> RunManifest:
+    return RunManifest(run_id=run_id, started_at=started_at, finished_at="2025-11-25T18:03:00.000Z",
+                       operator="sre-on-call", platform="local", command=["drill", "run", "--tags", "nightly"],
+                       tags="nightly", components={"postgresql": "15.18", "patroni": "4.1.5", "redis": "7.0.15",
+                                                   "pgbackrest": "2.45", "etcd": "3.4.23"},
+                       config_sha256="ab" * 32, targets=ResultTargets(900.0, 3600.0))
+
+
+def _data_validated(history: Path) -> str | None:
+    from waqiti_drill.results import utc_iso
+
+    done = [r["wall"] for r in iter_records(sorted(history.glob("*.jsonl"))) if r["kind"] == "final_done"]
+    return utc_iso(max(done)) if done else None
+
+
+def result_from_check(run_dir: Path, scenario_dir: Path, result: dict[str, Any], *, feature: str, scenario: str,
+                      tags: list[str], hypothesis: str) -> ScenarioResult:
+    """A ScenarioResult from the checker's dict (check.json is written beside it)."""
+    rel = scenario_dir.relative_to(run_dir).as_posix()
+    (scenario_dir / "check.json").write_text(json.dumps(result, indent=1))
+    worst = max(result["services"].values(), key=lambda s: s["rto_seconds"] or 0.0)
+    fault = result["fault"]
+    journal = scenario_dir / "journal.json"
+    stats = sorted(scenario_dir.glob("locust_stats*.csv"))
+    return ScenarioResult(
+        feature=feature, scenario=scenario, tags=tags, status="passed" if result["passed"] else "failed",
+        targets=ResultTargets(**result["targets"]), rto_seconds=result["rto_seconds"],
+        rpo_seconds=result["rpo_seconds"], acked_writes=result["acked_writes"], lost_writes=result["lost_writes"],
+        recovered_writes=sum(s["recovered"] for s in result["services"].values()),
+        fault=FaultInfo(name=fault["name"], target=fault["target"], injected_at=fault["injected_at"]),
+        timeline=Timeline(fault_injected=fault["injected_at"], failure_detected=worst.get("outage_began_at"),
+                          writable_again=worst.get("recovered_at"),
+                          data_validated=_data_validated(scenario_dir / "history")),
+        hypothesis=hypothesis, deviations=list(result["problems"]),
+        paths=Paths(dir=rel, history=f"{rel}/history", journal=f"{rel}/journal.json" if journal.exists() else None,
+                    locust_stats=stats[0].relative_to(run_dir).as_posix() if stats else None,
+                    check=f"{rel}/check.json"))
+
+
+def _failover_history(root: Path) -> Path:
+    """Writes every 0.25 s, a 5 s outage at the fault, all acknowledged writes read back."""
+    h = HistoryBuilder(root)
+    h.fault("primary_freeze", "pg1", rpo_mode="failover")
+    done = h.steady("transfer", -10, 0)
+    done.append(h.op("transfer", 1.0, 5.0, proc="w2"))
+    h.op("transfer", 0.5, 3.0, outcome="info", proc="w3")
+    h.op("transfer", 2.0, 2.5, outcome="fail", proc="w4")
+    done += h.steady("transfer", 5.25, 15)
+    h.final_transfers([v["tid"] for v in done])
+    h.final_done("postgres")
+    return h.build()
+
+
+def _roles(path: Path, switch_at: float) -> None:
+    lines = []
+    for i in range(0, 30):
+        t = -10 + i
+        if t < 0:
+            members = {"pg1": "primary", "pg2": "sync_standby", "pg3": "replica"}
+        elif t < switch_at:
+            members = {"pg1": "unknown", "pg2": "sync_standby", "pg3": "replica"}
+        else:
+            members = {"pg1": "replica", "pg2": "primary", "pg3": "sync_standby"}
+        lines.append(json.dumps({"wall": FAULT_WALL + t, "members": members}))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def allure_result(results_dir: Path, scenario: str, uuid: str) -> Path:
+    """A result file as allure-pytest-bdd writes one (the fields the report touches)."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{uuid}-result.json"
+    path.write_text(json.dumps({"uuid": uuid, "name": scenario, "status": "passed", "steps": [],
+                                "attachments": [], "labels": [{"name": "feature", "value": "failover"}]}))
+    return path
+
+
+def make_run(reports: Path, run_id: str = "20251125T175900Z-ab12", started_at: str = "2025-11-25T17:59:00.000Z",
+             with_allure: bool = True) -> Path:
+    """A two-scenario run: a failover with history, roles, journal and stats, and a deployment check."""
+    run_dir = reports / run_id
+    scenario_dir = run_dir / "scenarios" / "primary_freeze"
+    _failover_history(scenario_dir / "history")
+    _roles(scenario_dir / "roles.jsonl", switch_at=5)
+    (scenario_dir / "journal.json").write_text(json.dumps({"status": "completed", "deviated": False}))
+    (scenario_dir / "locust_stats.csv").write_text("Type,Name,Request Count\ntransfer,postgres,100\n")
+    result = check(scenario_dir / "history", TARGETS)
+    failover = result_from_check(run_dir, scenario_dir, result, feature="failover", scenario="Primary freeze",
+                                 tags=["nightly", "primary_freeze"],
+                                 hypothesis="Writes resume on the same primary within the RTO; none is lost")
+    failover.backups = [BackupUsed(label="20251125-175000F", type="full", wal_start="000000010000000000000003",
+                                   wal_stop="000000010000000000000004", stop="2025-11-25T17:50:05Z")]
+    deployment = ScenarioResult(feature="deployment", scenario="The stack conforms to the spec",
+                                tags=["nightly"], status="passed", targets=ResultTargets(900.0, 3600.0),
+                                hypothesis="Every value in the spec's Configuration Details is what runs")
+    write_manifest(run_dir, manifest(run_id, started_at))
+    write_results(run_dir, [failover, deployment])
+    if with_allure:
+        allure_result(run_dir / "allure-results", "Primary freeze", "0f0e0d0c-0000-4000-8000-000000000001")
+    return run_dir
+
+
+def copy_run(run_dir: Path, to: Path) -> Path:
+    shutil.copytree(run_dir, to)
+    return to
