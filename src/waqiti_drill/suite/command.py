@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from waqiti_drill.config import Settings
-from waqiti_drill.errors import InvalidConfig
+from waqiti_drill.errors import CommandFailed, InvalidConfig
 from waqiti_drill.results import RunManifest, ScenarioResult, Targets, read_results, utc_iso, write_manifest
 from waqiti_drill.suite import inputs
 from waqiti_drill.suite.records import RESULT_FILE
@@ -57,6 +57,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         env["DRILL_CONFIG"] = str(Path(config).resolve())
     argv = pytest_argv(run_dir, marker)
     inputs.preflight(argv, env, run_dir / "preflight.json", ROOT)
+    require_healthy(settings)
     manifest = start_manifest(settings, run_id, args)
     write_manifest(run_dir, manifest)
     rc = _run_pytest([*argv, f"--alluredir={run_dir / 'allure-results'}", *args.pytest_args], env, run_dir)
@@ -69,6 +70,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     failed = [r for r in results if r.status == "failed"]
     return 1 if failed or rc not in (0, 5) else 0
+
+
+def require_healthy(settings: Settings) -> None:
+    """A drill starts only on a healthy target (as the chaostoolkit safety control insists), so a missing or
+    broken stack is one line now rather than every scenario timing out in its first step."""
+    from waqiti_drill.faults.health import problems
+    from waqiti_drill.platform.factory import open_platform
+
+    found = problems(open_platform(settings))
+    if found:
+        raise CommandFailed(f"the target is not healthy: {'; '.join(found)} (run 'drill up' or 'drill heal' first)")
 
 
 def start_manifest(settings: Settings, run_id: str, args: argparse.Namespace) -> RunManifest:
