@@ -37,6 +37,13 @@ Feature: PostgreSQL failover under steady ledger load
     And the measured RTO is at most 30 seconds
     And no acknowledged write is lost
 
+  @primary_freeze
+  Scenario: The primary-freeze drill runs as its chaostoolkit experiment
+    When the chaostoolkit experiment "primary_freeze" is run
+    Then the experiment completes with its steady state intact and every rollback played
+    And the measured RTO is at most 30 seconds
+    And no acknowledged write is lost
+
   @sync_standby_loss
   Scenario: The synchronous standby is lost and writes continue
     When the synchronous standby is lost

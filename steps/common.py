@@ -107,3 +107,25 @@ def remember(drill: ScenarioDrill, key: str, value: Any) -> Any:  # noqa: ANN401
     """Keep a fact a later step needs (the old primary's name, a replica's node id)."""
     drill.notes[key] = value
     return value
+
+
+@when(parsers.parse('the chaostoolkit experiment "{name}" is run'), target_fixture="journal")
+def experiment_runs(drill: ScenarioDrill, name: str) -> dict[str, Any]:
+    """scenarios/<name>.yaml as `drill chaos` runs it (safety control, rollbacks always), on this thread (the
+    main one: chaoslib installs signal handlers); its fault records and journal.json land in the scenario dir."""
+    from waqiti_drill.faults import experiment
+    from waqiti_drill.suite.drill import SCENARIOS
+
+    journal = experiment.run(SCENARIOS / f"{name}.yaml", drill.settings, drill.directory, drill.config_file)
+    passed, line = experiment.summary(journal)
+    drill.measurements["experiment"] = line
+    drill.measurements["experiment_duration_seconds"] = round(float(journal.get("duration") or 0.0), 3)
+    return journal
+
+
+@then("the experiment completes with its steady state intact and every rollback played")
+def experiment_passed(drill: ScenarioDrill, journal: dict[str, Any]) -> None:
+    from waqiti_drill.faults import experiment
+
+    passed, line = experiment.summary(journal)
+    assert passed, line

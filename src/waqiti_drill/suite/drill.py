@@ -26,6 +26,7 @@ from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
 
 HEAL_TIMEOUT = 300.0
+SCENARIOS = Path(__file__).resolve().parents[3] / "scenarios"  # the chaostoolkit experiments of this checkout
 # Named loads the steps start: which services Locust loads, with how many users. Small on purpose: the
 # drill measures what clients see, and a 2-core machine also runs three members, six Redis nodes and the store.
 LOADS: dict[str, tuple[str, ...]] = {"ledger": ("postgres",), "session": ("redis",), "full": ("postgres", "redis")}
