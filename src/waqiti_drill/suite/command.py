@@ -35,8 +35,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--reports-dir", default="reports", help="where run directories go (default reports/)")
 
 
-def pytest_argv(run_dir: Path, marker: str | None) -> list[str]:
-    argv = [sys.executable, "-m", "pytest", str(TEST_MODULE), "--rootdir", str(ROOT), "-p", "no:cacheprovider",
+def pytest_argv(run_dir: Path, marker: str | None, files: list[Path]) -> list[str]:
+    """pytest over the scenarios of `files`. The rootdir must hold every feature file (allure-pytest-bdd
+    names results by the feature's path relative to it), so a feature outside the checkout widens it."""
+    rootdir = os.path.commonpath([str(ROOT), *(str(f.parent) for f in files)])
+    argv = [sys.executable, "-m", "pytest", str(TEST_MODULE), "--rootdir", rootdir, "-c", str(ROOT / "pyproject.toml"),
+            "-p", "no:cacheprovider",
             "-p", "no:locust", "--strict-markers", "--tb=short", f"--drill-run-dir={run_dir}"]
     return argv + (["-m", marker] if marker else [])
 
@@ -55,7 +59,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     config = args.config or os.environ.get("DRILL_CONFIG")
     if config:
         env["DRILL_CONFIG"] = str(Path(config).resolve())
-    argv = pytest_argv(run_dir, marker)
+    argv = pytest_argv(run_dir, marker, files)
     inputs.preflight(argv, env, run_dir / "preflight.json", ROOT)
     require_healthy(settings)
     manifest = start_manifest(settings, run_id, args)

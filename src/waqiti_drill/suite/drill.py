@@ -89,10 +89,25 @@ class ScenarioDrill:
         self.finished = True
         try:
             if not self.healed:
-                self.heal()
+                self._heal_once_more_if_needed()
         finally:
             self._stop_load()
         return self._check()
+
+    def _heal_once_more_if_needed(self) -> None:
+        """A heal that starts while Patroni is still failing over can fail (`drill up`'s pgBackRest check
+        finds no primary yet); then wait for a writable primary and heal again. Both attempts are reported."""
+        from waqiti_drill.errors import DrillError
+        from waqiti_drill.faults.probes import writable_primary_exists
+        from waqiti_drill.waiting import wait_until
+
+        try:
+            self.heal()
+        except DrillError as exc:
+            self.measurements["first_heal_failed"] = str(exc).splitlines()[0][:300]
+            wait_until(lambda: (writable_primary_exists(self.configuration), "no writable primary"),
+                       self.settings.targets.rto_seconds, "a writable primary before healing again", interval=1.0)
+            self.heal()
 
     def _stop_load(self) -> None:
         if self.load is None or self.load.load is None:
