@@ -92,7 +92,8 @@ def _state_for(item: pytest.Item, run_dir: Path) -> ScenarioState | None:
     tags = sorted({m.name for m in item.iter_markers()} & set(KNOWN_TAGS))
     name = scenario.name + (" [" + ", ".join(values.values()) + "]" if values else "")
     steps = "\n".join(f"{s.keyword} {s.name}" for s in scenario.steps)
-    hypothesis = "\n".join(p for p in (template.description.strip() if template.description else "", steps) if p)
+    claims = [" ".join((d or "").split()) for d in (feature.description, template.description)]
+    hypothesis = "\n".join(p for p in (*claims, steps) if p)  # the feature's and scenario's words, then the steps
     directory = run_dir / "scenarios" / unique_slug(slug(feature.filename, scenario.name, values), _slugs)
     directory.mkdir(parents=True, exist_ok=True)
     return ScenarioState(feature=feature.name or Path(feature.filename).stem, scenario=name, tags=tags,
