@@ -28,7 +28,7 @@ def crash_history(tmp_path, lose: int = 0):
     h = HistoryBuilder(tmp_path / "run")
     h.fault("kill_member", "pg1")
     before = h.steady("transfer", -10, 0)
-    h.op("transfer", 0.1, 1.0, "fail")  # the outage, as a client saw it
+    h.op("transfer", -0.05, 1.0, "fail")  # in flight when the fault hit: the outage, as a client saw it
     after = [h.op("transfer", 0.2, 5.0)] + h.steady("transfer", 5.25, 10)  # held, then acknowledged at +5 s
     h.final_transfers([v["tid"] for v in before[lose:] + after])
     h.final_done("postgres")
@@ -44,6 +44,7 @@ def test_result_carries_the_checker_figures_and_timeline(tmp_path):
     assert result.fault.injected_at == utc_iso(FAULT_WALL) == result.timeline.fault_injected
     timeline = result.timeline
     assert timeline.writable_again is not None and timeline.writable_again > timeline.fault_injected
+    assert timeline.failure_detected == timeline.fault_injected  # the first failed write was invoked before it
     assert result.timeline.data_validated == utc_iso(FAULT_WALL + 60)
     assert result.tags == ["nightly", "quarterly"] and result.deviations == []
     assert result.measurements["postgres: lost"] == 0

@@ -85,9 +85,14 @@ def _apply_check(result: ScenarioResult, check: dict[str, Any], data_validated: 
     if fault:
         result.fault = FaultInfo(name=fault["name"], target=fault["target"], injected_at=fault.get("injected_at"))
     worst = _worst_service(services)
+    began = None if worst is None else worst.get("outage_began_at")
+    if began is not None and fault.get("injected_at") and began < fault["injected_at"]:
+        # The first affected write was already in flight when the fault hit: for the client, the outage
+        # began at the fault instant (ISO 8601 UTC strings of one format compare as instants).
+        began = fault["injected_at"]
     result.timeline = Timeline(
         fault_injected=fault.get("injected_at"),
-        failure_detected=None if worst is None else worst.get("outage_began_at"),
+        failure_detected=began,
         writable_again=None if worst is None else worst.get("recovered_at"),
         data_validated=utc_iso(data_validated))
     result.deviations += [str(p) for p in check.get("problems", [])]
