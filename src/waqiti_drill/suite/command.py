@@ -15,6 +15,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import CommandFailed, InvalidConfig
@@ -64,10 +65,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     require_healthy(settings)
     manifest = start_manifest(settings, run_id, args)
     write_manifest(run_dir, manifest)
-    rc = _run_pytest([*argv, f"--alluredir={run_dir / 'allure-results'}", *args.pytest_args], env, run_dir)
-    results = gather(run_dir)
-    manifest.finished_at = utc_iso(datetime.now(UTC).timestamp())
-    write_manifest(run_dir, manifest)
+    try:
+        rc = _run_pytest([*argv, f"--alluredir={run_dir / 'allure-results'}", *args.pytest_args], env, run_dir)
+    finally:  # also on Ctrl-C: what ran is recorded
+        results = gather(run_dir)
+        manifest.finished_at = utc_iso(datetime.now(UTC).timestamp())
+        write_manifest(run_dir, manifest)
     print(summary(results, run_dir))
     if rc == 5 or not results:
         print(f"drill run: no scenario matched (tags: {args.tags or '-'})", file=sys.stderr)
@@ -105,10 +108,22 @@ def _run_pytest(argv: list[str], env: dict[str, str], run_dir: Path) -> int:
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, bufsize=1)
         assert proc.stdout is not None
-        for line in proc.stdout:
-            sys.stdout.write(line)
-            log.write(line)
+        try:
+            _tee(proc.stdout, log)
+        except KeyboardInterrupt:
+            # pytest got the Ctrl-C too and tears the scenario down, which heals: keep reading its output
+            # (a closed pipe would break the heal) until it exits, then report the interruption.
+            print("drill run: interrupted; waiting for the scenario in progress to heal", file=sys.stderr)
+            _tee(proc.stdout, log)
+            proc.wait()
+            raise
         return proc.wait()
+
+
+def _tee(stream: TextIO, log: TextIO) -> None:
+    for line in stream:
+        sys.stdout.write(line)
+        log.write(line)
 
 
 def gather(run_dir: Path) -> list[ScenarioResult]:
