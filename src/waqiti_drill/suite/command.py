@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     files = inputs.feature_files(args.paths, ROOT / "features")
     inputs.check_features(files)
     marker = check_expression(args.tags) if args.tags else None
-    run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(2)
     run_dir = (Path(args.reports_dir) / run_id).resolve()
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
