@@ -57,7 +57,7 @@ def rebalance(drill: ScenarioDrill) -> None:
 @then(parsers.parse("every master serves {low:d} to {high:d} slots"))
 def even_slots(drill: ScenarioDrill, low: int, high: int) -> None:
     served = counts(drill)
-    assert len(served) == 3, f"{len(served)} connected masters: {served}"
+    assert served, "no connected master serves slots"
     off = {a: n for a, n in served.items() if not low <= n <= high}
     assert not off, f"masters outside {low}..{high} slots: {off} (all: {served})"
 
