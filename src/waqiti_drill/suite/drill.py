@@ -95,19 +95,40 @@ class ScenarioDrill:
         return self._check()
 
     def _heal_once_more_if_needed(self) -> None:
-        """A heal that starts while Patroni is still failing over can fail (`drill up`'s pgBackRest check
-        finds no primary yet); then wait for a writable primary and heal again. Both attempts are reported."""
-        from waqiti_drill.errors import DrillError
-        from waqiti_drill.faults.probes import writable_primary_exists
-        from waqiti_drill.waiting import wait_until
+        """Heal, but never restart a lost member while Patroni is still failing over: restarting the old
+        primary in the middle of it was seen to leave diverged WAL that its archiver could never push
+        (pgBackRest: 'already exists ... with a different checksum'), failing every later `drill up`. So
+        with a member fault in force (and the DCS up), wait for a writable primary first; a heal that fails
+        anyway is retried once a writable primary exists. Each wait and failure is reported."""
+        from waqiti_drill.errors import DrillError, WaitTimeout
 
+        if self._member_fault_in_force():
+            try:
+                self.measurements["waited_for_failover_before_heal_seconds"] = self._await_writable(120.0)
+            except WaitTimeout as exc:
+                self.measurements["no_writable_primary_before_heal"] = str(exc)[:300]
         try:
             self.heal()
         except DrillError as exc:
             self.measurements["first_heal_failed"] = str(exc).splitlines()[0][:300]
-            wait_until(lambda: (writable_primary_exists(self.configuration), "no writable primary"),
-                       self.settings.targets.rto_seconds, "a writable primary before healing again", interval=1.0)
+            self._await_writable(self.settings.targets.rto_seconds)
             self.heal()
+
+    def _member_fault_in_force(self) -> bool:
+        from waqiti_drill.faults.ledger import FaultLedger
+
+        kinds = {f.kind for f in FaultLedger(self.settings.state_dir).active()}
+        return bool(kinds & {"kill_member", "stop_member", "isolate_member"}) and not kinds & {"kill_dcs",
+                                                                                                "isolate_dcs"}
+
+    def _await_writable(self, timeout: float) -> float:
+        from waqiti_drill.faults.probes import writable_primary_exists
+        from waqiti_drill.waiting import wait_until
+
+        started = time.monotonic()
+        wait_until(lambda: (writable_primary_exists(self.configuration), "no writable primary"), timeout,
+                   "a writable primary behind the read-write endpoint before healing", interval=0.5)
+        return round(time.monotonic() - started, 3)
 
     def _stop_load(self) -> None:
         if self.load is None or self.load.load is None:

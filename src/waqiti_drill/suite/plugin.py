@@ -139,7 +139,19 @@ def drill(request: pytest.FixtureRequest, drill_settings: Any, drill_platform: A
     state.drill = scenario
     scenario.start_sampler()
     yield scenario
-    scenario.close()
+    try:
+        scenario.close()
+    finally:
+        _attach(state.directory)
+
+
+def _attach(directory: Path) -> None:
+    """The checker's result and the role samples as Allure attachments of the scenario (when allure runs)."""
+    import allure
+
+    for name, kind in (("check.json", allure.attachment_type.JSON), ("roles.jsonl", allure.attachment_type.TEXT)):
+        if (directory / name).is_file():
+            allure.attach.file(str(directory / name), name=name, attachment_type=kind)
 
 
 def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any,  # noqa: ANN401
