@@ -42,6 +42,16 @@ def test_file_without_feature_keyword(tmp_path):
     assert_one_line_error(run(tmp_path, str(path)), 2, f"{path}:1:", "malformed feature")
 
 
+def test_feature_without_scenarios(tmp_path):
+    path = feature(tmp_path, "Feature: nothing to run\n  Just a description.\n")
+    assert_one_line_error(run(tmp_path, str(path)), 2, f"{path}:1:", "no scenarios")
+
+
+def test_step_of_the_wrong_kind_is_unknown(tmp_path):
+    path = feature(tmp_path, "Feature: a drill\n  Scenario: x\n    When the platform is healthy\n")
+    assert_one_line_error(run(tmp_path, str(path)), 2, f"{path}:3:", "'When the platform is healthy'")
+
+
 def test_unknown_step_names_file_and_line(tmp_path):
     path = feature(tmp_path, GOOD + "    When the moon is blue\n")
     result = run(tmp_path, str(path))

@@ -45,11 +45,13 @@ def check_features(files: list[Path]) -> None:
 
     for path in files:
         try:
-            get_feature(str(path.parent), path.name)
+            parsed = get_feature(str(path.parent), path.name)
         except GherkinParseError as exc:
             raise InvalidConfig(f"{path}:{exc.line}: malformed feature: {exc.message.strip()}") from None
         except UnicodeDecodeError as exc:
             raise InvalidConfig(f"{path}: not UTF-8 text ({exc.reason})") from None
+        if not parsed.scenarios:
+            raise InvalidConfig(f"{path}:1: the feature has no scenarios")
         check_tags(path)
 
 
