@@ -29,7 +29,9 @@ Feature: Redis Cluster resharding and master failover under load
 
   @redis_reshard
   Scenario: A master is added and the slots are rebalanced onto it
-    Given a spare Redis node can join the cluster
-    When the spare node joins as a master and the slots are rebalanced
-    Then every master serves 4096 to 4096 slots
+    When a new master joins the cluster and the slots are rebalanced onto it
+    Then 4 masters serve slots, the new one included
+    And every master serves 4095 to 4097 slots
+    And the cluster serves all 16384 slots within 60 seconds
+    And after the heal the cluster is back to 3 masters with all 16384 slots
     And every shard recovers within the RTO target and loses no acknowledged write

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-from pytest_bdd import given, parsers, then, when
+from pytest_bdd import parsers, then, when
 
 from waqiti_drill.faults import actions, probes
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, slot_counts
@@ -110,16 +109,24 @@ def every_shard(drill: ScenarioDrill) -> None:
     assert not lost, f"acknowledged writes lost per shard: {lost}"
 
 
-@given("a spare Redis node can join the cluster")
-def spare_node(drill: ScenarioDrill) -> None:
-    """The Platform offers no way to add a node: the embedded stack has exactly six. Reported as skipped
-    (never as passed) until the Platform grows an add-node primitive."""
-    if not hasattr(drill.platform, "add_redis_node"):
-        pytest.skip(f"the {drill.platform.name} platform cannot add a Redis node (exactly 6 nodes, no "
-                    "add_redis_node primitive): adding a master is not drilled")
+@when("a new master joins the cluster and the slots are rebalanced onto it", target_fixture="fault")
+def add_master(drill: ScenarioDrill) -> dict[str, Any]:
+    """A seventh node joins as a master (an eighth as its replica) under load; the heal removes both."""
+    done = actions.add_redis_master(configuration=drill.configuration)
+    drill.measurements["added_master"] = done["added"]
+    drill.measurements["add_and_rebalance_seconds"] = done["seconds"]
+    return done
 
 
-@when("the spare node joins as a master and the slots are rebalanced")
-def add_master(drill: ScenarioDrill) -> None:
-    drill.platform.add_redis_node()  # type: ignore[attr-defined]
-    actions.rebalance_redis(configuration=drill.configuration)
+@then(parsers.parse("{count:d} masters serve slots, the new one included"))
+def masters_serve(drill: ScenarioDrill, fault: dict[str, Any], count: int) -> None:
+    served = counts(drill)
+    assert len(served) == count and served.get(fault["added"], 0) > 0, f"slots per master: {served}"
+
+
+@then(parsers.parse("after the heal the cluster is back to {count:d} masters with all 16384 slots"))
+def back_to_spec(drill: ScenarioDrill, count: int) -> None:
+    drill.finish()
+    served = counts(drill)
+    assert len(served) == count and sum(served.values()) == TOTAL_SLOTS, f"slots per master: {served}"
+    assert drill.measurements["added_master"] not in served, f"the added master still serves slots: {served}"

@@ -24,7 +24,8 @@ from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 ROLES = ("primary", "sync_standby", "replica")
 
 __all__ = [
-    "backup_must_fail", "fill_disk", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs", "isolate_member",
+    "add_redis_master", "backup_must_fail", "fill_disk", "freeze_member", "freeze_redis_node", "heal", "isolate_dcs",
+    "isolate_member",
     "kill_dcs", "kill_member", "kill_redis_master", "move_redis_slots", "observe", "rebalance_redis",
     "start_object_store", "stop_member", "stop_object_store", "switchover", "wait_until_healthy",
     "wait_until_redis_serves_all_slots", "wait_until_writable",
@@ -156,6 +157,21 @@ def move_redis_slots(count: int = 1000, source: str | None = None, target: str |
     moved = platform.move_slots(src, dst, count)
     healed = record_fault(configuration, "move_redis_slots", src, "heal", to=dst, moved=moved)
     return _done(record, to=dst, moved=moved, seconds=round(healed.mono - record.mono, 3),
+                 slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
+
+
+def add_redis_master(configuration: Configuration = None) -> dict[str, Any]:
+    """Scale out under load: a new master (and its replica) joins and the slots are rebalanced onto it.
+
+    In the ledger (its undo, part of `heal`, moves the slots back and removes both nodes) and recorded
+    as a fault: inject when the join starts, heal once the rebalance onto the new master is done."""
+    platform = platform_of(configuration)
+    before = platform.redis_status()
+    started = time.monotonic()
+    added: list[str] = []
+    record = _inject(configuration, "add_redis_master", "redis", lambda: added.append(platform.add_redis_master()))
+    record_fault(configuration, "add_redis_master", added[0], "heal")
+    return _done(record, added=added[0], seconds=round(time.monotonic() - started, 3),
                  slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
 
 

@@ -28,6 +28,7 @@ UNDO: dict[str, tuple[int, Undo]] = {
     "kill_member": (3, lambda p, t: p.start_member(t)),
     "stop_member": (3, lambda p, t: p.start_member(t)),
     "kill_redis_node": (3, lambda p, t: p.start_redis_node(t)),
+    "add_redis_master": (4, lambda p, t: p.remove_added_redis_nodes() and None),
 }
 
 

@@ -247,6 +247,18 @@ class LocalPlatform(LocalFaults):
         """What a reshard cut short by a killed harness left: its redis-cli stopped, open slots closed."""
         return RedisCluster(self.context()).close_open_slots()
 
+    def add_redis_master(self) -> str:
+        """A seventh node joins as a master (an eighth as its replica) and the slots are rebalanced onto it."""
+        from waqiti_drill.platform.local.redis_scale import RedisScaler
+
+        return RedisScaler(self.context()).add_master()
+
+    def remove_added_redis_nodes(self) -> list[str]:
+        """Undo add_redis_master: slots moved off, both nodes out of the cluster and stopped (idempotent)."""
+        from waqiti_drill.platform.local.redis_scale import RedisScaler
+
+        return RedisScaler(self.context()).remove_added()
+
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:
         _etcd, patroni, *_rest, repo = self._parts()
