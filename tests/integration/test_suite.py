@@ -89,3 +89,18 @@ def test_a_drill_that_misses_its_bound_fails_says_why_and_heals(stack, tmp_path)
     assert record.rto_seconds is not None and record.rto_seconds > 1  # measured after the heal, and reported
     assert any("the measured RTO is at most 1 seconds (line 7)" in d for d in record.deviations), record.deviations
     assert health.problems(stack.platform()) == []
+
+
+def test_resharding_drills_add_a_master_and_leave_the_spec_s_six_nodes(stack, tmp_path):
+    """@redis_reshard: slots moved and rebalanced, and a 7th node added as a master (an 8th as its replica)
+    under load; the heal moves the slots back and removes both, so the cluster is six nodes again."""
+    result = stack.drill("run", "--tags", "redis_reshard", "--reports-dir", str(tmp_path), "--run-id", "reshard",
+                         timeout=900)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+    results = read_results(tmp_path / "reshard")
+    added = scenario(results, "A master is added")
+    assert added.status == "passed" and added.lost_writes == 0 and added.acked_writes > 100
+    assert added.fault.name == "add_redis_master" and added.measurements["added_master"]
+    nodes = stack.platform().redis_nodes()
+    assert len(nodes) == 6 and added.measurements["added_master"] not in {n.address for n in nodes}
+    assert health.problems(stack.platform()) == []
