@@ -120,3 +120,11 @@ def test_different_quantity(expected, actual):
 
 def test_canonical_forms():
     assert canonical("4MB") == "4194304B" and canonical("1s") == "1000ms" and canonical("allkeys-lru") == "allkeys-lru"
+
+
+def test_backups_a_step_used_reach_the_record():
+    from waqiti_drill.results import BackupUsed
+
+    observed = seen()
+    observed.backups.append(BackupUsed(label="20261201-080000F", type="full", wal_start="A", wal_stop="B"))
+    assert build_result(observed, None).backups[0].label == "20261201-080000F"

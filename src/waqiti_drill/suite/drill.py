@@ -21,6 +21,7 @@ from typing import Any
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.platform.base import Platform
+from waqiti_drill.results import BackupUsed
 from waqiti_drill.suite.sampler import RoleSampler
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
@@ -44,6 +45,7 @@ class ScenarioDrill:
     data_validated: float | None = None  # epoch when the final read-back finished
     measurements: dict[str, float | int | str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # what steps remember for later steps (e.g. old primary)
+    backups: list[BackupUsed] = field(default_factory=list)  # backups a restore drill used (results.json)
     healed: bool = False
     finished: bool = False
     sampler: RoleSampler | None = None

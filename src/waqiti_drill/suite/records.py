@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from waqiti_drill.results import FaultInfo, Paths, ScenarioResult, Status, Targets, Timeline, utc_iso
+from waqiti_drill.results import BackupUsed, FaultInfo, Paths, ScenarioResult, Status, Targets, Timeline, utc_iso
 
 RESULT_FILE = "result.json"  # each scenario's record, in its directory, gathered into results.json
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -51,6 +51,7 @@ class Observed:
     deviations: list[str] = field(default_factory=list)
     measurements: dict[str, float | int | str] = field(default_factory=dict)
     paths: Paths = field(default_factory=Paths)
+    backups: list[BackupUsed] = field(default_factory=list)
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -66,7 +67,8 @@ def build_result(seen: Observed, check: dict[str, Any] | None) -> ScenarioResult
     result = ScenarioResult(
         feature=seen.feature, scenario=seen.scenario, tags=sorted(seen.tags), status=seen.status,
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
-        started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations))
+        started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
+        backups=list(seen.backups))
     if check is not None:
         _apply_check(result, check, seen.data_validated)
     if seen.error:
