@@ -48,6 +48,7 @@ def test_result_carries_the_checker_figures_and_timeline(tmp_path):
     assert result.timeline.data_validated == utc_iso(FAULT_WALL + 60)
     assert result.tags == ["nightly", "quarterly"] and result.deviations == []
     assert result.measurements["postgres: lost"] == 0
+    assert result.measurements["postgres: outage_seconds"] == pytest.approx(5.05, abs=0.05)  # invoked -0.05 s
 
 
 def test_lost_writes_and_a_failed_step_become_deviations(tmp_path):

@@ -163,15 +163,15 @@ def move_redis_slots(count: int = 1000, source: str | None = None, target: str |
 def add_redis_master(configuration: Configuration = None) -> dict[str, Any]:
     """Scale out under load: a new master (and its replica) joins and the slots are rebalanced onto it.
 
-    In the ledger (its undo, part of `heal`, moves the slots back and removes both nodes) and recorded
-    as a fault: inject when the join starts, heal once the rebalance onto the new master is done."""
+    In the ledger first (its undo, part of `heal`, moves the slots back and removes both nodes). The fault
+    record's inject is the moment the join starts, as for a reshard: the change is under way from then on,
+    and stays until the heal undoes it."""
     platform = platform_of(configuration)
     before = platform.redis_status()
-    started = time.monotonic()
-    added: list[str] = []
-    record = _inject(configuration, "add_redis_master", "redis", lambda: added.append(platform.add_redis_master()))
-    record_fault(configuration, "add_redis_master", added[0], "heal")
-    return _done(record, added=added[0], seconds=round(time.monotonic() - started, 3),
+    ledger_of(configuration).begin("add_redis_master", "redis")
+    record = record_fault(configuration, "add_redis_master", "redis", "inject")
+    added = platform.add_redis_master()
+    return _done(record, added=added, seconds=round(time.monotonic() - record.mono, 3),
                  slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
 
 

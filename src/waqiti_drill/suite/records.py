@@ -101,9 +101,14 @@ def _apply_check(result: ScenarioResult, check: dict[str, Any], data_validated: 
     for name, service in services.items():
         for shard, scope in service.get("shards", {}).items():
             label = name if shard == name else f"{name} shard {shard}"
-            for key in ("rto_seconds", "lost", "acked_writes", "longest_write_gap_seconds"):
+            for key in ("rto_seconds", "lost", "acked_writes", "affected_writes", "longest_write_gap_seconds"):
                 if scope.get(key) is not None:
                     result.measurements[f"{label}: {key}"] = scope[key]
+            if scope.get("outage_began_seconds") is not None and scope.get("recovered_seconds") is not None:
+                # RTO counts from the fault instant; for a long change (a reshard, a scale-out) the outage
+                # itself can be a short blip late in it, so its own length is reported beside the RTO.
+                result.measurements[f"{label}: outage_seconds"] = round(
+                    scope["recovered_seconds"] - scope["outage_began_seconds"], 6)
 
 
 def _worst_service(services: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
