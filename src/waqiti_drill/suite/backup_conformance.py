@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from waqiti_drill.platform.base import Platform
-from waqiti_drill.suite.conformance import _local
+from waqiti_drill.suite.conformance import local_platform
 
 SECRET_OPTIONS = frozenset({"repo1-cipher-pass", "repo1-s3-key", "repo1-s3-key-secret"})
 
@@ -20,7 +20,7 @@ def pgbackrest_options(platform: Platform) -> dict[str, str]:
     """The [global] options of the rendered pgbackrest.conf of the first member, secrets left out."""
     from waqiti_drill.platform.local.pgbackrest import config_path
 
-    settings = _local(platform).settings
+    settings = local_platform(platform).settings
     member = platform.postgres_members()[0].name
     options: dict[str, str] = {}
     for line in config_path(settings, member).read_text().splitlines():
@@ -36,7 +36,7 @@ def object_store_encryption(platform: Platform) -> dict[str, str]:
     from waqiti_drill.platform.local.objectstore import ObjectStore
     from waqiti_drill.platform.local.pgbackrest import REPO_PATH
 
-    local = _local(platform)
+    local = local_platform(platform)
     store = ObjectStore(local.context())
     s3: Any = store.client()
     bucket, stanza = local.settings.backup.bucket, local.settings.backup.stanza
@@ -51,7 +51,7 @@ def object_store_encryption(platform: Platform) -> dict[str, str]:
 
 def schedule(platform: Platform) -> dict[str, str]:
     """Cron expressions of the full, incremental and verify jobs in the rendered crontab."""
-    local = _local(platform)
+    local = local_platform(platform)
     path = local.settings.state_dir / "pgbackrest" / "schedule.crontab"
     found: dict[str, str] = {}
     for line in path.read_text().splitlines():
@@ -59,16 +59,14 @@ def schedule(platform: Platform) -> dict[str, str]:
             continue
         fields = line.split()
         cron, command = " ".join(fields[:5]), fields[-1]
-        kind = {"backup": "incremental" if "--type=incr" in line else "full"}.get(command, command)
-        if "--type=full" in line:
-            kind = "full"
+        kind = "full" if "--type=full" in line else "incremental" if "--type=incr" in line else command
         found.setdefault(f"{kind} schedule", cron)
     return found
 
 
 def retention(platform: Platform) -> dict[str, str]:
     options = pgbackrest_options(platform)
-    local = _local(platform)
+    local = local_platform(platform)
     return {"full retention type": options.get("repo1-retention-full-type", ""),
             "full retention days": options.get("repo1-retention-full", ""),
             "incremental retention days": str(local.settings.backup.incr_retention_days),

@@ -70,7 +70,7 @@ def plaintext_refusal(platform: Platform) -> str:
     raise AssertionError("a connection without TLS was accepted: SSL is not required")
 
 
-def _local(platform: Platform) -> Any:  # noqa: ANN401 - LocalPlatform
+def local_platform(platform: Platform) -> Any:  # noqa: ANN401 - LocalPlatform
     if platform.name != "local":
         raise Unsupported(f"conformance readings are built for the local platform, not '{platform.name}'")
     return platform
@@ -80,7 +80,7 @@ def patroni_config(platform: Platform) -> dict[str, str]:
     """The cluster-wide Patroni configuration (the DCS's), from the first member that answers."""
     from waqiti_drill.platform.local.patroni import PatroniCluster
 
-    cluster = PatroniCluster(_local(platform).context())
+    cluster = PatroniCluster(local_platform(platform).context())
     last: Exception | None = None
     for member in cluster.members:
         try:
@@ -96,7 +96,7 @@ def patroni_config(platform: Platform) -> dict[str, str]:
 def redis_node_config(platform: Platform, address: str, names: list[str]) -> dict[str, str]:
     from waqiti_drill.platform.local.redis_cluster import RedisCluster
 
-    client = RedisCluster(_local(platform).context()).client(address)
+    client = RedisCluster(local_platform(platform).context()).client(address)
     found: dict[str, str] = {}
     for name in names:
         value = client.config_get(name).get(name)
@@ -118,7 +118,7 @@ def redis_cluster_info(platform: Platform) -> dict[str, str]:
     from waqiti_drill.platform.local.redis_cluster import RedisCluster
 
     address = platform.redis_nodes()[0].address
-    info = _cluster_info(RedisCluster(_local(platform).context()).client(address))
+    info = _cluster_info(RedisCluster(local_platform(platform).context()).client(address))
     return {k: info.get(k, "") for k in ("cluster_state", "cluster_slots_assigned", "cluster_size",
                                           "cluster_known_nodes")}
 
