@@ -49,8 +49,11 @@ def _restored(drill: ScenarioDrill, request: pytest.FixtureRequest, info: Restor
     return info
 
 
-@given(parsers.parse("a {kind} backup is taken"), target_fixture="backup")
-@when(parsers.parse("a {kind} backup is taken"), target_fixture="backup")
+TAKEN = r"an? (?P<kind>full|incremental|differential) backup is taken"
+
+
+@given(parsers.re(TAKEN), target_fixture="backup")
+@when(parsers.re(TAKEN), target_fixture="backup")
 def backup_taken(drill: ScenarioDrill, kind: str) -> BackupInfo:
     started = time.monotonic()
     info = drill.platform.backup({"incremental": "incr", "differential": "diff"}.get(kind, kind))  # type: ignore[arg-type]
@@ -59,7 +62,7 @@ def backup_taken(drill: ScenarioDrill, kind: str) -> BackupInfo:
     return _used(drill, info)
 
 
-@then(parsers.parse("the repository lists it as a {kind} backup with its WAL range"))
+@then(parsers.re(r"the repository lists it as an? (?P<kind>full|incremental|differential) backup with its WAL range"))
 def backup_listed(drill: ScenarioDrill, backup: BackupInfo, kind: str) -> None:
     listed = {b.label: b for b in drill.platform.list_backups()}
     assert backup.label in listed, f"{backup.label} is not in the repository: {', '.join(listed) or 'nothing'}"

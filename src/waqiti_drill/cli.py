@@ -265,7 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--mode", metavar="{failover,restore}", help="how RPO is measured (default: the fault "
                        "record's rpo_mode, else failover)")
     register_report_commands(sub, COMMANDS)
+    from waqiti_drill.suite.command import add_parser as add_run_parser  # noqa: I001
+
+    add_run_parser(sub)
     return parser
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from waqiti_drill.suite.command import cmd_run as run_suite
+
+    return run_suite(settings, args)
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
@@ -279,11 +288,17 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "load": cmd_load,
     "heal": cmd_heal,
     "chaos": cmd_chaos,
+    "run": cmd_run,
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passed_on: list[str] = []
+    if "--" in argv:  # `drill run ... -- PYTEST OPTIONS`: what follows goes to pytest untouched
+        argv, passed_on = argv[: argv.index("--")], argv[argv.index("--") + 1:]
     args = build_parser().parse_args(argv)
+    args.pytest_args = passed_on
     settings: Settings | None = None
     try:
         settings = load_settings(args.state_dir, args.config)

@@ -32,8 +32,6 @@ class Ports:
     patroni: tuple[int, ...] = (25451, 25452, 25453)
     redis: tuple[int, ...] = (25501, 25502, 25503, 25504, 25505, 25506)
     redis_bus: tuple[int, ...] = (25601, 25602, 25603, 25604, 25605, 25606)
-    redis_spare: int = 25507  # a seventh node, added as a master by the scale-out drill and removed after
-    redis_spare_bus: int = 25607
     s3: int = 25333
     s3_grpc: int = 25334
     weed_master: int = 25335

@@ -1,6 +1,7 @@
-"""Redis scale-out under load: a fourth master added and the slots rebalanced onto it while Locust
-writes sessions and counters, then its slots moved back and the node removed; nothing acknowledged
-is lost and the platform is the spec's 3 + 3 again. `drill heal` removes one a killed drill left.
+"""Redis scale-out under load: a fourth master (and its replica) added and the slots rebalanced onto it
+while Locust writes sessions and counters, then its slots moved back and both nodes removed; nothing
+acknowledged is lost and the platform is the spec's 3 + 3 again. `drill heal` removes what a killed
+drill left (the action writes the ledger first).
 
 Run with `-s` to see the figures.
 """
@@ -30,10 +31,11 @@ def test_a_master_added_and_removed_under_load_loses_nothing(stack, tmp_path):
         grown = time.monotonic()
         counts = slot_counts(platform.redis_status())
         assert len(counts) == 4 and sum(counts.values()) == TOTAL_SLOTS, counts
+        assert len(platform.redis_status().nodes) == 8, "the new master came with a replica"
         assert abs(counts[added] - TOTAL_SLOTS / 4) <= 0.02 * TOTAL_SLOTS / 4, counts
         assert health.problems(platform) != [], "four serving masters is not the spec's cluster"
         time.sleep(2)
-        platform.remove_added_redis_masters()
+        platform.remove_added_redis_nodes()
         shrunk = time.monotonic()
         session.record_fault("add_redis_master", added, "heal")
         time.sleep(2)
@@ -53,10 +55,14 @@ def test_a_master_added_and_removed_under_load_loses_nothing(stack, tmp_path):
 
 
 def test_drill_heal_removes_a_master_a_killed_drill_left(stack):
+    from waqiti_drill.faults import actions
+
     platform = stack.platform()
-    added = platform.add_redis_master()
+    configuration = {"drill_state_dir": str(stack.state_dir), "drill_config": str(stack.config), "drill_run_dir": ""}
+    added = actions.add_redis_master(configuration=configuration)["added"]  # and the drill dies here
     result = stack.drill("heal", timeout=600)
     assert result.returncode == 0, result.stderr
-    assert f"removed the added Redis master {added}" in result.stdout
+    assert "undone: add_redis_master redis" in result.stdout
     assert added not in {n.address for n in platform.redis_status().nodes}
+    assert len(platform.redis_status().nodes) == 6
     assert health.problems(platform) == []

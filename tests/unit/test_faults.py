@@ -149,10 +149,6 @@ def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed
         def close_open_slots(self) -> list[str]:
             return []
 
-        def remove_added_redis_masters(self) -> list[str]:
-            calls.append("remove added masters")
-            return []
-
         def up(self) -> None:
             calls.append("up")
 
@@ -161,7 +157,7 @@ def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed
     ledger.begin("kill_member", "pg3")
     ledger.begin("fill_disk", "pg1")
     undone = heal_module.heal_all(FakePlatform(), ledger, 1.0)  # type: ignore[arg-type]
-    assert calls == ["free pg1", "start pg3", "free pg2", "remove added masters", "up"]
+    assert calls == ["free pg1", "start pg3", "free pg2", "up"]
     assert undone == ["fill_disk pg1", "kill_member pg3", "freed the disk of pg2"]
     assert ledger.active() == []
     assert UNDO["fill_disk"][0] < UNDO["kill_member"][0]

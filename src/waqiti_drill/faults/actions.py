@@ -26,7 +26,7 @@ ROLES = ("primary", "sync_standby", "replica")
 __all__ = [
     "add_redis_master", "backup_must_fail", "destroy_postgres_cluster", "fill_disk", "freeze_member",
     "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master",
-    "move_redis_slots", "observe", "rebalance_redis", "recover_postgres_from_repository", "remove_redis_master",
+    "move_redis_slots", "observe", "rebalance_redis", "recover_postgres_from_repository",
     "start_object_store", "stop_member", "stop_object_store", "switchover", "take_backup", "wait_until_healthy",
     "wait_until_redis_serves_all_slots", "wait_until_writable",
 ]
@@ -160,33 +160,27 @@ def move_redis_slots(count: int = 1000, source: str | None = None, target: str |
                  slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
 
 
+def add_redis_master(configuration: Configuration = None) -> dict[str, Any]:
+    """Scale out under load: a new master (and its replica) joins and the slots are rebalanced onto it.
+
+    In the ledger first (its undo, part of `heal`, moves the slots back and removes both nodes). The fault
+    record's inject is the moment the join starts, as for a reshard: the change is under way from then on,
+    and stays until the heal undoes it."""
+    platform = platform_of(configuration)
+    before = platform.redis_status()
+    ledger_of(configuration).begin("add_redis_master", "redis")
+    record = record_fault(configuration, "add_redis_master", "redis", "inject")
+    added = platform.add_redis_master()
+    return _done(record, added=added, seconds=round(time.monotonic() - record.mono, 3),
+                 slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
+
+
 def rebalance_redis(configuration: Configuration = None) -> dict[str, Any]:
     """Even the Redis slots out over the masters again (after a reshard); hygiene, not a heal."""
     platform = platform_of(configuration)
     started = time.monotonic()
     platform.rebalance_redis_slots()
     return {"seconds": round(time.monotonic() - started, 3), "slots": slot_counts(platform.redis_status())}
-
-
-def add_redis_master(configuration: Configuration = None) -> dict[str, Any]:
-    """Scale out under load: a new node joined as a fourth master and the slots rebalanced onto it.
-
-    The fault record's inject is the moment the node joins, its heal the moment the slots have settled.
-    `remove_redis_master` (and heal) moves its slots back and removes it."""
-    platform = platform_of(configuration)
-    before = platform.redis_status()
-    record = record_fault(configuration, "add_redis_master", "redis", "inject")
-    address = platform.add_redis_master()
-    healed = record_fault(configuration, "add_redis_master", address, "heal")
-    return _done(record, added=address, seconds=round(healed.mono - record.mono, 3),
-                 slots_before=slot_counts(before), slots_after=slot_counts(platform.redis_status()))
-
-
-def remove_redis_master(configuration: Configuration = None) -> dict[str, Any]:
-    """Scale back: the added master's slots moved to the three others and the node removed."""
-    started = time.monotonic()
-    done = platform_of(configuration).remove_added_redis_masters()
-    return {"done": done, "seconds": round(time.monotonic() - started, 3)}
 
 
 def stop_object_store(configuration: Configuration = None) -> dict[str, Any]:

@@ -28,6 +28,7 @@ UNDO: dict[str, tuple[int, Undo]] = {
     "kill_member": (3, lambda p, t: p.start_member(t)),
     "stop_member": (3, lambda p, t: p.start_member(t)),
     "kill_redis_node": (3, lambda p, t: p.start_redis_node(t)),
+    "add_redis_master": (4, lambda p, t: p.remove_added_redis_nodes() and None),
     "destroy_postgres": (4, lambda p, t: p.recover_postgres() if p.postgres_lost() else None),
 }
 
@@ -49,8 +50,6 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
     for name in platform.disk_faults():
         platform.free_disk(name)
         undone.append(f"freed the disk of {name}")
-    # A scale-out a killed drill left in place goes first: `up` counts four serving masters as unhealthy.
-    undone += platform.remove_added_redis_masters()
     platform.up()  # idempotent: starts whatever is not running, keeps the rest
     undone += platform.close_open_slots()  # a reshard a killed drill cut short
     health.wait_healthy(platform, timeout)

@@ -190,11 +190,10 @@ class RedisOps(Protocol):
     def move_slots(self, source: str, target: str, count: int) -> int: ...  # masters host:port; slots moved
     def rebalance_redis_slots(self) -> None: ...
     def close_open_slots(self) -> list[str]: ...  # what a reshard cut short left; what was done
-
-    # Scale-out and back: a node added as a fourth master with slots rebalanced onto it, then its slots
-    # moved back and the node removed. The platform is not healthy while the added master serves slots.
-    def add_redis_master(self) -> str: ...  # the added master's host:port
-    def remove_added_redis_masters(self) -> list[str]: ...  # idempotent; what was done
+    # Scaling out: one more master (and its replica) joins and takes its share of the slots; the undo
+    # (part of the heal) moves the slots back and removes both, leaving the spec's six nodes.
+    def add_redis_master(self) -> str: ...  # the new master's host:port
+    def remove_added_redis_nodes(self) -> list[str]: ...  # idempotent; what was done
 
 
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Protocol):

@@ -1,117 +1,146 @@
-"""Scaling the Redis Cluster out and back: a seventh node added as a master, slots rebalanced onto it
-while clients write, then its slots moved off again and the node removed.
+"""Growing the Redis Cluster by one master (and its replica) under load, and shrinking it back.
 
-The spec's cluster is 3 masters + 3 replicas, and that is what `up` builds and health requires; the
-spare node exists only for the length of the "add a master and rebalance" drill. While it serves
-slots the platform is not healthy (four serving masters), so a drill killed half-way is repaired by
-`drill heal`, which removes it (`remove_added_masters`).
+The spec's cluster is six nodes; a drill adds a seventh (a master) and an eighth (its replica) on the
+ports right after the six (client and bus: the highest of each plus 1 and 2), so nothing about the
+stack's recorded configuration changes. `add_master` joins them (`redis-cli --cluster add-node`),
+then rebalances with the empty master included; `remove_added` is its undo (the heal): the slots are
+moved off the added master (rebalance with its weight 0), both nodes leave the cluster (`del-node`,
+which also shuts them down) and their directories are wiped, so the cluster is the spec's six again.
 """
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
+from waqiti_drill.errors import CommandFailed
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
-from waqiti_drill.platform.local.redis_cluster import (
-    PACKAGE,
-    RedisCluster,
-    parse_cluster_nodes,
-    parse_info,
-    render_conf,
-)
+from waqiti_drill.platform.local.redis_cluster import PACKAGE, RedisCluster, parse_info, render_conf
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
 
+TIMEOUT = 300.0
 
-class RedisSpare:
+
+class RedisScaler:
     def __init__(self, ctx: LocalContext) -> None:
         self.ctx = ctx
         self.cluster = RedisCluster(ctx)
-        self.port = ctx.settings.ports.redis_spare
-        self.bus = ctx.settings.ports.redis_spare_bus
-        self.address = f"{ctx.host}:{self.port}"
-        self.dir = ctx.state_dir / "redis" / str(self.port)
-        self.process = f"redis-{self.port}"
+        ports = ctx.settings.ports
+        self.spares = [(max(ports.redis) + i, max(ports.redis_bus) + i) for i in (1, 2)]
 
-    def _client(self) -> redis.Redis:
-        return redis.Redis(host=self.ctx.host, port=self.port, password=self.ctx.secrets.redis_password,
-                           socket_timeout=2, socket_connect_timeout=2, decode_responses=True,
-                           retry=Retry(NoBackoff(), 0))
+    def addresses(self) -> list[str]:
+        return [f"{self.ctx.host}:{port}" for port, _ in self.spares]
 
-    def node_id(self) -> str | None:
-        """The spare's id as the cluster knows it, None when no node of the cluster knows it."""
+    def _dir(self, port: int) -> Path:
+        return self.ctx.state_dir / "redis" / str(port)
+
+    def _client(self, port: int) -> redis.Redis:
+        return redis.Redis(host=self.ctx.host, port=port, password=self.ctx.secrets.redis_password,
+                           socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+
+    def _node_id(self, port: int) -> str:
+        with self._client(port) as r:
+            return str(r.execute_command("CLUSTER", "MYID"))
+
+    def _start(self, port: int, bus: int) -> None:
+        """A fresh node: a wiped directory, the same redis.conf as the six, started by the supervisor."""
+        name = f"redis-{port}"
+        require_ports_free(self.ctx.host, {name: port, f"{name} cluster bus": bus}, f"spare Redis node {port}")
+        shutil.rmtree(self._dir(port), ignore_errors=True)
+        node_dir = make_dir(self.ctx.user, self._dir(port))
+        write_file(self.ctx.user, node_dir / "redis.conf",
+                   render_conf(self.ctx.host, port, bus, node_dir, self.ctx.secrets.redis_password))
+        self.ctx.supervisor.start(ProcessSpec(name=name, argv=[find_binary("redis-server", PACKAGE),
+                                                               str(node_dir / "redis.conf")], cwd=node_dir))
+
+        def answers() -> tuple[bool, str]:
+            with self._client(port) as r:
+                return bool(r.ping()), "ping"
+
+        wait_until(answers, 30.0, f"the spare Redis node {port} to answer")
+
+    def add_master(self, timeout: float = TIMEOUT) -> str:
+        """Join a new master and its replica, rebalance onto the master; returns the master's address."""
+        (mport, mbus), (rport, rbus) = self.spares
+        entry = self.cluster.entry_node()
+        self._start(mport, mbus)
+        self._start(rport, rbus)
+        master, replica = self.addresses()
+        self.cluster.cluster_tool(["add-node", master, entry], f"adding {master} as a master", timeout)
+        self._wait_known(mport, timeout)
+        self.cluster.cluster_tool(["add-node", replica, entry, "--cluster-slave", "--cluster-master-id",
+                                    self._node_id(mport)], f"adding {replica} as its replica", timeout)
+        self._wait_known(rport, timeout)
+        self.cluster.rebalance(timeout)  # --cluster-use-empty-masters: the new master gets its share
+        return master
+
+    def _wait_known(self, port: int, timeout: float) -> None:
+        """Until every one of the six lists the node (gossip), so the next redis-cli step sees it."""
+        node_id = self._node_id(port)
+
+        def known() -> tuple[bool, str]:
+            missing = [a for a in self.cluster.addresses()
+                       if node_id not in self.cluster.command(a, "CLUSTER", "NODES")]
+            return not missing, f"not yet known to {', '.join(missing)}" if missing else "known"
+
+        wait_until(known, timeout, f"every node to know the added node {port}")
+
+        def sees_ok() -> tuple[bool, str]:
+            # The new node must see the cluster ok itself, or a MIGRATE to it fails with CLUSTERDOWN (seen here).
+            with self._client(port) as r:
+                state = parse_info(r.execute_command("CLUSTER", "INFO")).get("cluster_state")
+            return state == "ok", f"node {port} cluster_state {state}"
+
+        wait_until(sees_ok, timeout, f"the added node {port} to see the cluster ok")
+
+    def remove_added(self, timeout: float = TIMEOUT) -> list[str]:
+        """The undo: slots off the added master, both nodes out of the cluster and stopped. Idempotent."""
+        done: list[str] = []
+        ids = {port: self._maybe_id(port) for port, _ in self.spares}
+        entry = self.cluster.entry_node()
+        master_id = ids[self.spares[0][0]]
+        if master_id and master_id in self.cluster.command(entry, "CLUSTER", "NODES"):
+            self.cluster.cluster_tool(["rebalance", entry, "--cluster-weight", f"{master_id}=0"],
+                                       "moving the slots off the added Redis master", timeout)
+            self.cluster.wait_slots_settled(timeout)
+            done.append("moved the slots off the added Redis master")
+        for port, node_id in sorted(ids.items(), reverse=True):  # the replica first
+            if node_id and node_id in self.cluster.command(entry, "CLUSTER", "NODES"):
+                self.cluster.cluster_tool(["del-node", entry, node_id], f"removing node {port}", timeout)
+                done.append(f"removed Redis node {self.ctx.host}:{port} from the cluster")
+        names = [f"redis-{port}" for port, _ in self.spares]
+        running = [n for n in names if self.ctx.supervisor.pid_of(n)]
+        self.ctx.supervisor.stop(names, 5.0)
+        done += [f"stopped {n}" for n in running]
+        for port, _ in self.spares:
+            shutil.rmtree(self._dir(port), ignore_errors=True)
+        self._forget_everywhere([i for i in ids.values() if i])
+        return done
+
+    def _maybe_id(self, port: int) -> str | None:
+        try:
+            return self._node_id(port)
+        except redis.RedisError:
+            return self._id_from_config(port)
+
+    def _id_from_config(self, port: int) -> str | None:
+        """A spare that no longer answers is still named in the six's view by its address."""
         for node in self.cluster.status().nodes:
-            if node.address == self.address:
+            if node.address == f"{self.ctx.host}:{port}":
                 return node.node_id
         return None
 
-    def add_master(self, timeout: float = 600.0) -> str:
-        """Start the spare, join it as an empty master, rebalance slots onto it; returns its address."""
-        if self.node_id() is not None:
-            raise_in_use(self.address)
-        require_ports_free(self.ctx.host, {self.process: self.port, f"{self.process} bus": self.bus},
-                           "the added Redis master")
-        if self.dir.exists():
-            shutil.rmtree(self.dir)  # a fresh node: no nodes.conf of an earlier membership
-        make_dir(self.ctx.user, self.dir)
-        write_file(self.ctx.user, self.dir / "redis.conf",
-                   render_conf(self.ctx.host, self.port, self.bus, self.dir, self.ctx.secrets.redis_password))
-        server = find_binary("redis-server", PACKAGE)
-        self.ctx.supervisor.start(ProcessSpec(name=self.process, argv=[server, str(self.dir / "redis.conf")],
-                                              cwd=self.dir))
-        wait_until(lambda: (bool(self._client().ping()), "PONG"), 30, f"the added Redis node {self.address}")
-        self.cluster.cluster_tool(["add-node", self.address, self.cluster.entry_node()],
-                                  f"adding {self.address} to the Redis Cluster as a master", timeout)
-        wait_until(self._known_everywhere, 60, f"every Redis node to know {self.address}, and it to see the cluster ok")
-        self.cluster.rebalance(timeout)  # --cluster-use-empty-masters: the new master takes its share
-        return self.address
-
-    def _known_everywhere(self) -> tuple[bool, str]:
-        def knows(address: str) -> bool:
-            return self.address in {n.address for n in parse_cluster_nodes(self.cluster.command(address, "CLUSTER",
-                                                                                                "NODES"))}
-
-        missing = [a for a in self.cluster.addresses() if not knows(a)]
-        if missing:
-            return False, f"not yet known to {', '.join(missing)}"
-        # The new node must see the cluster ok itself, or MIGRATE to it fails with CLUSTERDOWN (CI saw it).
-        with self._client() as r:
-            info = r.execute_command("CLUSTER", "INFO")
-        state = parse_info(info)
-        known = state.get("cluster_known_nodes")
-        ok = state.get("cluster_state") == "ok" and known == str(len(self.cluster.addresses()) + 1)
-        return ok, f"{self.address} cluster_state {state.get('cluster_state')}, knows {known} node(s)"
-
-    def remove(self, timeout: float = 600.0) -> list[str]:
-        """Move the spare's slots back to the three masters and remove it; idempotent. What was done."""
-        done: list[str] = []
-        node_id = self.node_id()
-        if node_id is not None:
-            self.cluster.close_open_slots(timeout)
-            serving = any(n.slots for n in self.cluster.status().nodes if n.node_id == node_id)
-            if serving:
-                self.cluster.cluster_tool(["rebalance", self.cluster.entry_node(), "--cluster-weight", f"{node_id}=0"],
-                                          f"moving the slots of {self.address} back to the other masters", timeout)
-                self.cluster.wait_slots_settled(timeout)
-                done.append(f"moved the slots of the added Redis master {self.address} back")
-            self.cluster.cluster_tool(["del-node", self.cluster.entry_node(), node_id],
-                                      f"removing {self.address} from the Redis Cluster", timeout)
-            done.append(f"removed the added Redis master {self.address}")
-            self.cluster.wait_slots_settled(timeout)
-        if self.ctx.supervisor.pid_of(self.process):
-            self.ctx.supervisor.stop([self.process], 5.0)
-        self.ctx.supervisor.kill_everything_under(self.dir)
-        if self.dir.exists():
-            shutil.rmtree(self.dir)
-        return done
-
-
-def raise_in_use(address: str) -> None:
-    from waqiti_drill.errors import InvalidConfig
-
-    raise InvalidConfig(f"the spare Redis node {address} is already in the cluster; 'drill heal' removes it")
+    def _forget_everywhere(self, node_ids: list[str]) -> None:
+        """del-node makes the others forget the node; a view that still lists it is told again."""
+        for address in self.cluster.addresses():
+            for node_id in node_ids:
+                try:
+                    if node_id in self.cluster.command(address, "CLUSTER", "NODES"):
+                        self.cluster.command(address, "CLUSTER", "FORGET", node_id)
+                except redis.RedisError as exc:
+                    if "Unknown node" not in str(exc):
+                        raise CommandFailed(f"{address} could not forget the removed node {node_id}: {exc}") from exc

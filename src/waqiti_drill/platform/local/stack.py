@@ -38,7 +38,6 @@ from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
-from waqiti_drill.platform.local.redis_scale import RedisSpare
 from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc, utc_now_iso
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
@@ -259,11 +258,16 @@ class LocalPlatform(LocalFaults):
         return RedisCluster(self.context()).close_open_slots()
 
     def add_redis_master(self) -> str:
-        """A seventh node joined as a master, the slots rebalanced onto it (see redis_scale.py)."""
-        return RedisSpare(self.context()).add_master()
+        """A seventh node joins as a master (an eighth as its replica) and the slots are rebalanced onto it."""
+        from waqiti_drill.platform.local.redis_scale import RedisScaler
 
-    def remove_added_redis_masters(self) -> list[str]:
-        return RedisSpare(self.context()).remove()
+        return RedisScaler(self.context()).add_master()
+
+    def remove_added_redis_nodes(self) -> list[str]:
+        """Undo add_redis_master: slots moved off, both nodes out of the cluster and stopped (idempotent)."""
+        from waqiti_drill.platform.local.redis_scale import RedisScaler
+
+        return RedisScaler(self.context()).remove_added()
 
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:

@@ -1,0 +1,137 @@
+"""Conformance readings: the spec's Configuration Details read back from the LIVE system.
+
+Each reader returns {setting: actual} for the deployment feature to compare with its table. Values come
+from the servers (SQL, Patroni's REST API, Redis CONFIG GET / CLUSTER INFO, the object store's answers),
+except the backup schedule and retention, which are read from what the harness rendered for pgBackRest
+(nothing runs cron on the embedded stack). Secrets are never returned: `requirepass` reads as "set".
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import psycopg
+
+from waqiti_drill.errors import Unsupported
+from waqiti_drill.platform.base import Platform
+
+_UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_SIZES = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+_TIMES = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def canonical(value: str) -> str:
+    """A value in base units when it has one ("256MB" -> "268435456B", "1s" -> "1000ms"), else lower-case text.
+
+    PostgreSQL shows sizes and times in whatever unit reads best (SHOW gives '1s' for 1000 ms); the spec
+    says '1GB' for 1073741824 bytes. Comparing canonical forms compares the quantities.
+    """
+    match = _UNIT.match(value)
+    if not match:
+        return value.strip().lower()
+    number, unit = float(match.group(1)), match.group(2).lower()
+    if unit in _SIZES:
+        return f"{number * _SIZES[unit]:.0f}B"
+    if unit in _TIMES:
+        return f"{number * _TIMES[unit] * 1000:g}ms"
+    return f"{number:g}{unit}" if unit else f"{number:g}"
+
+
+def same(expected: str, actual: str) -> bool:
+    return canonical(expected) == canonical(actual)
+
+
+def postgres_settings(platform: Platform, names: list[str]) -> dict[str, str]:
+    """SHOW-form values from pg_settings on the primary, through the read-write endpoint (TLS)."""
+    with psycopg.connect(**platform.postgres_connect_kwargs(), autocommit=True, connect_timeout=5) as conn:  # type: ignore[arg-type]
+        rows = conn.execute("SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+                            [names]).fetchall()
+    return {name: value for name, value in rows}
+
+
+def postgres_session_tls(platform: Platform) -> dict[str, str]:
+    """The harness's own session: does it run over TLS, and which version (pg_stat_ssl)."""
+    with psycopg.connect(**platform.postgres_connect_kwargs(), autocommit=True, connect_timeout=5) as conn:  # type: ignore[arg-type]
+        row = conn.execute("SELECT ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
+    return {"session ssl": "on" if row and row[0] else "off", "session tls version": str(row[1] if row else "")}
+
+
+def plaintext_refusal(platform: Platform) -> str:
+    """Try the read-write endpoint without TLS (same user and password); returns the server's refusal.
+    A connection that succeeds raises AssertionError: SSL is not required."""
+    kwargs = dict(platform.postgres_connect_kwargs())
+    kwargs["conninfo"] = f"{kwargs['conninfo']} sslmode=disable"
+    try:
+        with psycopg.connect(**kwargs, connect_timeout=5):  # type: ignore[arg-type]
+            pass
+    except psycopg.OperationalError as exc:
+        return str(exc).strip().splitlines()[-1]
+    raise AssertionError("a connection without TLS was accepted: SSL is not required")
+
+
+def local_platform(platform: Platform) -> Any:  # noqa: ANN401 - LocalPlatform
+    if platform.name != "local":
+        raise Unsupported(f"conformance readings are built for the local platform, not '{platform.name}'")
+    return platform
+
+
+def patroni_config(platform: Platform) -> dict[str, str]:
+    """The cluster-wide Patroni configuration (the DCS's), from the first member that answers."""
+    from waqiti_drill.platform.local.patroni import PatroniCluster
+
+    cluster = PatroniCluster(local_platform(platform).context())
+    last: Exception | None = None
+    for member in cluster.members:
+        try:
+            conf = cluster.rest(member, "/config")
+        except OSError as exc:
+            last = exc
+            continue
+        return {key: str(conf.get(key)).lower() for key in ("synchronous_mode", "synchronous_mode_strict",
+                                                             "synchronous_node_count") if key in conf}
+    raise OSError(f"no Patroni REST API answered /config ({last})")
+
+
+def redis_node_config(platform: Platform, address: str, names: list[str]) -> dict[str, str]:
+    from waqiti_drill.platform.local.redis_cluster import RedisCluster
+
+    client = RedisCluster(local_platform(platform).context()).client(address)
+    found: dict[str, str] = {}
+    for name in names:
+        value = client.config_get(name).get(name)
+        if name in ("requirepass", "masterauth"):
+            value = "set" if value else "not set"
+        elif name == "maxmemory" and value is not None:
+            value = f"{value}B"  # CONFIG GET answers bytes; the spec's 1GB is Redis's 1gb (1024^3)
+        found[name] = "" if value is None else value
+    return found
+
+
+def _cluster_info(client: Any) -> dict[str, str]:  # noqa: ANN401
+    text = client.execute_command("CLUSTER", "INFO")
+    text = text if isinstance(text, str) else text.decode()
+    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+
+
+def redis_cluster_info(platform: Platform) -> dict[str, str]:
+    from waqiti_drill.platform.local.redis_cluster import RedisCluster
+
+    address = platform.redis_nodes()[0].address
+    info = _cluster_info(RedisCluster(local_platform(platform).context()).client(address))
+    return {k: info.get(k, "") for k in ("cluster_state", "cluster_slots_assigned", "cluster_size",
+                                          "cluster_known_nodes")}
+
+
+def redis_unauthenticated(platform: Platform, address: str) -> str:
+    """PING in plain RESP on a fresh connection, without a password: returns the server's refusal (a raw
+    socket, because redis-py 8 first sends HELLO and retries, which takes seconds); an answer raises."""
+    import socket
+
+    host, port = address.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=3) as sock:
+        sock.sendall(b"PING\r\n")
+        reply = sock.recv(512).decode(errors="replace").strip()
+    if reply.startswith("-NOAUTH"):
+        return reply[1:]
+    raise AssertionError(f"{address} answered PING without authentication: {reply!r}")
