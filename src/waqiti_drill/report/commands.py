@@ -27,24 +27,30 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     if not args.run:
         raise InvalidConfig("give a run id or run directory (or --trend)")
+    from waqiti_drill.report.model import resolve_run_dir
+
+    for line in build_evidence(settings, resolve_run_dir(args.run, reports_dir), args.key):
+        print(line)
+    return 0
+
+
+def build_evidence(settings: Settings, run_dir: Path, key_arg: str | None = None) -> list[str]:
+    """Build and sign <run>/evidence/ (what `drill report` and the end of `drill run` do); what was done."""
     from waqiti_drill.report.build import build
     from waqiti_drill.report.manifest import default_key_path
-    from waqiti_drill.report.model import resolve_run_dir
     from waqiti_drill.report.redact import known_secrets
 
-    run_dir = resolve_run_dir(args.run, reports_dir)
     secrets, source = known_secrets(settings.state_dir)
-    key = Path(args.key).expanduser() if args.key else default_key_path()
+    key = Path(key_arg).expanduser() if key_arg else default_key_path()
     built = build(run_dir, key, secrets)
     evidence = run_dir / "evidence"
     size = (evidence / "report.html").stat().st_size
-    print(f"evidence: {evidence}/report.html ({size / 1024:.0f} KiB, self-contained) and report.json, "
-          f"{built.plots} plot(s)")
-    print(built.allure_line)
-    print(f"secrets scan: no hit for {built.secrets_scanned} secret(s) ({source})")
-    print(f"signed: {built.signed_files} file(s) in {evidence}/MANIFEST.json, signature MANIFEST.sig, key {key} "
-          f"(built in {built.seconds:.1f}s)")
-    return 0
+    return [f"evidence: {evidence}/report.html ({size / 1024:.0f} KiB, self-contained) and report.json, "
+            f"{built.plots} plot(s)",
+            built.allure_line,
+            f"secrets scan: no hit for {built.secrets_scanned} secret(s) ({source})",
+            f"signed: {built.signed_files} file(s) in {evidence}/MANIFEST.json, signature MANIFEST.sig, key {key} "
+            f"(built in {built.seconds:.1f}s)"]
 
 
 def cmd_evidence(settings: Settings, args: argparse.Namespace) -> int:

@@ -35,6 +35,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--tags", metavar="EXPR", help="tag expression, e.g. 'nightly', 'quarterly and not slow'")
     run.add_argument("--run-id", help="name of the run directory (default: a UTC timestamp)")
     run.add_argument("--reports-dir", default="reports", help="where run directories go (default reports/)")
+    run.add_argument("--no-report", action="store_true", help="do not build the signed evidence report at the end "
+                     "(drill report RUN builds it later)")
 
 
 def pytest_argv(run_dir: Path, marker: str | None, files: list[Path]) -> list[str]:
@@ -73,6 +75,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         manifest.finished_at = utc_iso(datetime.now(UTC).timestamp())
         write_manifest(run_dir, manifest)
     print(summary(results, run_dir))
+    if results and not args.no_report:
+        from waqiti_drill.report.commands import build_evidence
+
+        for line in build_evidence(settings, run_dir):  # a secret found in the run stops the signing here
+            print(line)
     if rc == 5 or not results:
         print(f"drill run: no scenario matched (tags: {args.tags or '-'})", file=sys.stderr)
         return 1
