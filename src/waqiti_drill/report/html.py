@@ -95,7 +95,8 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     measurements = ", ".join(f"{escape(k)} = {escape(str(v))}" for k, v in sorted(s["measurements"].items()))
     table = _rows([
         ("Feature / tags", f"{_value(s['feature'])} / {escape(' '.join(s['tags'])) or '—'}"),
-        ("Status", _badge(s["status"])), ("Hypothesis", _value(s["hypothesis"])),
+        ("Status", _badge(s["status"])),
+        ("Hypothesis", f"<div style=\"white-space: pre-line\">{_value(s['hypothesis'])}</div>"),
         ("Fault", f"{_value(fault.get('name'))} on {_value(fault.get('target'))}" if fault else "none"),
         ("Fault injected (UTC)", _value(t["fault_injected"])),
         ("Failure detected (UTC)", _value(t["failure_detected"])),
