@@ -35,7 +35,8 @@ class HistoryBuilder:
 
     def op(self, f: str, start: float, end: float | None, outcome: str = "ok", *, proc: str = "w1",
            shard: str | None = None, service: str | None = None, value: dict[str, Any] | None = None,
-           result: int | None = None, key: str | None = None, tid: int | None = None) -> dict[str, Any]:
+           result: int | None = None, key: str | None = None, tid: int | None = None,
+           interrupted: bool = False) -> dict[str, Any]:
         """One operation: invoke at `start`, completion (`outcome`) at `end`, or never when end is None.
         Returns the invoke's value (with the tid or key it was given)."""
         service = service or SERVICE_OF[f]
@@ -55,6 +56,8 @@ class HistoryBuilder:
                           "value": value})
         if end is not None:
             done = {"result": result} if result is not None else {}
+            if interrupted:  # the harness stopped the user mid-operation (ops.perform)
+                done = {"error": "GreenletExit", "interrupted": True}
             self.write(proc, {**base, "type": outcome, "wall": FAULT_WALL + end, "mono": FAULT_MONO + end,
                               "value": done})
         return value

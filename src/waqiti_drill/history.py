@@ -24,6 +24,8 @@ What each function carries (the checker relies on exactly these shapes):
 
 An operation is an `invoke` followed by exactly one completion with the same id: `ok` (acknowledged),
 `fail` (certainly not applied) or `info` (unknown outcome: timeouts, lost connections), as in Jepsen.
+An `info` whose value has `"interrupted": true` was cut short by the harness stopping the load (the
+user's greenlet ended mid-operation): unknown for RPO, but no evidence of an outage for RTO.
 `wall` is time.time() and `mono` time.monotonic(), which is system-wide on Linux and so comparable
 between the processes of one machine; durations are always computed on `mono`.
 

@@ -155,6 +155,26 @@ def test_incomplete_operation_counts_as_info_and_starts_the_outage(h):
     assert result["operations"] == len(done) + 1
 
 
+def test_a_write_the_harness_cut_short_at_the_end_is_unknown_but_starts_no_outage(h):
+    h.fault()
+    done = h.steady("transfer", -5, 5)
+    cut = h.op("transfer", 5.0, 5.002, "info", proc="w2", interrupted=True)  # the load stopping
+    transfers_present(h, done + [cut])
+    result = check(h.build(), TARGETS)
+    pg = result["services"]["postgres"]
+    assert (pg["info"], pg["recovered"], pg["lost"]) == (1, 1, 0), "still an unknown outcome for RPO"
+    assert pg["rto_seconds"] == 0.0 and result["passed"], result["problems"]
+
+
+def test_an_unknown_outcome_not_caused_by_the_harness_still_starts_the_outage(h):
+    h.fault()
+    done = h.steady("transfer", -5, 5)
+    h.op("transfer", 5.0, 5.002, "info", proc="w2")  # a timeout or a lost connection
+    transfers_present(h, done)
+    result = check(h.build(), TARGETS)
+    assert result["services"]["postgres"]["rto_seconds"] is None and not result["passed"]
+
+
 def test_reads_do_not_count_for_rto(h):
     h.fault()
     done = h.steady("transfer", -5, 5)

@@ -66,6 +66,7 @@ class Writes:
     outcome: np.ndarray
     num: np.ndarray
     result: np.ndarray
+    interrupted: np.ndarray  # 1 for an info the harness caused by stopping the load (value.interrupted)
 
 
 @dataclass
@@ -104,6 +105,7 @@ class _Columns:
     outcome: array = field(default_factory=lambda: array("b"))
     num: array = field(default_factory=lambda: array("q"))
     result: array = field(default_factory=lambda: array("q"))
+    interrupted: array = field(default_factory=lambda: array("b"))
 
     def to_numpy(self) -> Writes:
         dtypes = {"i": np.int32, "I": np.uint32, "d": np.float64, "b": np.int8, "q": np.int64}
@@ -176,6 +178,7 @@ class _Loader:
         a_imono, a_iwall = c.inv_mono.append, c.inv_wall.append
         a_cmono, a_cwall = c.comp_mono.append, c.comp_wall.append
         a_outcome, a_num, a_result = c.outcome.append, c.num.append, c.result.append
+        a_interrupted = c.interrupted.append
         number = 0
         rest = b""
         with open(path, "rb") as fh:
@@ -264,6 +267,11 @@ class _Loader:
                         a_outcome(code)
                         a_num(inv[4])
                         a_result(result)
+                        if code == INFO:
+                            value = rec.get("value")
+                            a_interrupted(1 if type(value) is dict and value.get("interrupted") is True else 0)
+                        else:
+                            a_interrupted(0)
         if rest:
             _fail(f"{path}:{number + 1}: truncated line (no newline at end of file)")
         self._close_file(open_ops, file_index)
@@ -285,6 +293,7 @@ class _Loader:
                 c.outcome.append(INFO)
                 c.num.append(num)
                 c.result.append(0)
+                c.interrupted.append(0)
 
     def _new_group(self, key: tuple[str, str, str], where: str) -> int:
         service, shard, f = key

@@ -35,7 +35,7 @@ class Gap:
 
 
 def outage(inv_mono: np.ndarray, comp_mono: np.ndarray, outcome: np.ndarray, fault_mono: float,
-           slow_seconds: float) -> Outage:
+           slow_seconds: float, interrupted: np.ndarray | None = None) -> Outage:
     """The outage the fault caused on one shard's writes.
 
     A write is affected when it completed at or after the fault and failed, has an unknown outcome, or
@@ -48,10 +48,17 @@ def outage(inv_mono: np.ndarray, comp_mono: np.ndarray, outcome: np.ndarray, fau
     The "not before the fault" condition is ours: with many concurrent writers, some write invoked just
     after the first stuck one is acknowledged just before the fault, and without it would count as a
     recovery before the outage and report RTO 0.
+
+    An `interrupted` write (its user stopped by the harness ending the load, mid-operation) is unknown
+    for RPO but says nothing about availability, so it does not start an outage: otherwise a write cut
+    at the very end of a run reads as an outage that never recovered (CI saw it).
     """
     latency = comp_mono - inv_mono
     after = comp_mono >= fault_mono
-    affected = after & ((outcome != OK) | (latency > slow_seconds))
+    failed = outcome != OK
+    if interrupted is not None:
+        failed &= interrupted == 0
+    affected = after & (failed | (latency > slow_seconds))
     count = int(np.count_nonzero(affected))
     if not count:
         return Outage(rto_seconds=0.0, affected=0, began=None, recovered=None)

@@ -92,7 +92,8 @@ def _shards(history: History, judgement: Judgement, name: str, write_groups: lis
     for shard in sorted({history.groups[gi][1] for gi in write_groups}):
         members = [gi for gi in write_groups if history.groups[gi][1] == shard]
         rows = np.isin(w.group, members)
-        found = outage(w.inv_mono[rows], w.comp_mono[rows], w.outcome[rows], fault.mono, slow_seconds)
+        found = outage(w.inv_mono[rows], w.comp_mono[rows], w.outcome[rows], fault.mono, slow_seconds,
+                       w.interrupted[rows])
         gap = longest_gap(w.comp_mono[rows & (w.outcome == OK)])
         tally = Tally.merge(judgement.groups[gi] for gi in members)
         scope = _scope(found, gap, tally, tally.rpo_seconds(fault.wall, mode), clock)

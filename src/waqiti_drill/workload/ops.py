@@ -32,7 +32,8 @@ def perform(
     classify: Callable[[BaseException], str],
 ) -> str:
     """Record and run `action`; returns the outcome. A BaseException (the user being stopped) is
-    recorded as `info`, since the reply never came, and then re-raised."""
+    recorded as `info` with `interrupted: true`, since the reply never came and the harness, not the
+    target, cut it short; then re-raised."""
     op = recorder.invoke(proc, service, shard, f, value)
     started = time.perf_counter()
     try:
@@ -42,8 +43,8 @@ def perform(
         recorder.complete(op, outcome, {"error": first_line(exc)})
         report(service, f, (time.perf_counter() - started) * 1000, exc)
         return outcome
-    except BaseException as exc:
-        recorder.complete(op, "info", {"error": first_line(exc) or "interrupted"})
+    except BaseException as exc:  # GreenletExit, KeyboardInterrupt: the harness stopping this user
+        recorder.complete(op, "info", {"error": first_line(exc) or type(exc).__name__, "interrupted": True})
         raise
     recorder.complete(op, "ok", result)
     report(service, f, (time.perf_counter() - started) * 1000, None)
