@@ -80,17 +80,9 @@ def patroni_config(platform: Platform) -> dict[str, str]:
     """The cluster-wide Patroni configuration (the DCS's), from the first member that answers."""
     from waqiti_drill.platform.local.patroni import PatroniCluster
 
-    cluster = PatroniCluster(local_platform(platform).context())
-    last: Exception | None = None
-    for member in cluster.members:
-        try:
-            conf = cluster.rest(member, "/config")
-        except OSError as exc:
-            last = exc
-            continue
-        return {key: str(conf.get(key)).lower() for key in ("synchronous_mode", "synchronous_mode_strict",
-                                                             "synchronous_node_count") if key in conf}
-    raise OSError(f"no Patroni REST API answered /config ({last})")
+    conf = PatroniCluster(local_platform(platform).context()).rest_first("/config")
+    return {key: str(conf.get(key)).lower() for key in ("synchronous_mode", "synchronous_mode_strict",
+                                                         "synchronous_node_count") if key in conf}
 
 
 def redis_node_config(platform: Platform, address: str, names: list[str]) -> dict[str, str]:

@@ -254,18 +254,24 @@ class PatroniCluster:
         own /patroni answer is used instead: its role and state as it sees them, without the DCS (a
         synchronous standby then shows as a replica; a member that does not answer is left out).
         """
+        try:
+            data = self.rest_first("/cluster")
+        except OSError:
+            reported = self._self_reported()
+            if not reported:
+                raise
+            return reported
+        return [_member_from_rest(item) for item in data.get("members", [])]
+
+    def rest_first(self, path: str) -> dict:
+        """`path` of the REST API of the first member that answers; OSError naming the last error."""
         last: Exception | None = None
         for m in self.members:
             try:
-                data = self.rest(m, "/cluster")
+                return self.rest(m, path)
             except OSError as exc:
                 last = exc
-                continue
-            return [_member_from_rest(item) for item in data.get("members", [])]
-        reported = self._self_reported()
-        if not reported:
-            raise OSError(f"no Patroni REST API answered (last error: {last})")
-        return reported
+        raise OSError(f"no Patroni REST API answered {path} (last error: {last})")
 
     def _self_reported(self) -> list[PgMember]:
         out = []
