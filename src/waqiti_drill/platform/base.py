@@ -306,7 +306,7 @@ class Monitoring(Protocol):
 class MonitoringFaults(Protocol):
     """The conditions the critical alerts watch for, induced for real and undone (each undo idempotent)."""
 
-    def pause_replay(self, name: str) -> None: ...  # WAL replay paused on a replica (pg_wal_replay_pause)
+    def pause_replay(self, name: str) -> None: ...  # WAL replay stopped on a replica while WAL keeps arriving
     def resume_replay(self, name: str) -> None: ...
     def replay_paused(self) -> list[str]: ...  # members whose replay is paused now
     def fill_disk_to(self, name: str, percent: float) -> int: ...  # the member's own filesystem to percent used

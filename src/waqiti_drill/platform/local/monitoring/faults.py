@@ -8,7 +8,9 @@ same filler file as the disk-full fault, so the heal's disk sweep frees it too.
 
 from __future__ import annotations
 
+import os
 import secrets as _random
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +24,7 @@ from waqiti_drill.platform.local.layout import MemberLocation, member, members
 from waqiti_drill.platform.local.monitoring.connhold import APPLICATION_NAME
 from waqiti_drill.platform.local.pgroles import superuser_connect
 from waqiti_drill.platform.local.runas import make_dir, write_file
-from waqiti_drill.platform.local.supervisor import ProcessSpec, Supervisor
+from waqiti_drill.platform.local.supervisor import ProcessSpec, Supervisor, process_state
 from waqiti_drill.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -37,35 +39,42 @@ class LocalMonitoringFaults:
     supervisor: Supervisor
     context: Callable[..., LocalContext]
 
-    # ----- replication lag: WAL replay paused on a replica ----------------------------------------
-    def pause_replay(self, name: str) -> None:
-        location = member(self.settings, name)
+    # ----- replication lag: WAL replay stopped on a replica while WAL keeps arriving -------------------
+    # pg_wal_replay_pause() does not hold under Patroni: every loop (loop_wait 1 s) Patroni resumes a paused
+    # replay on PostgreSQL 14+ (Postgresql.handle_parameter_change). So replay is stopped the way a stuck
+    # replay looks: the replica's startup process (the one that replays) is stopped with SIGSTOP, while its
+    # WAL receiver keeps receiving and flushing. Patroni does not resume that, and any heal's resume_all
+    # (SIGCONT to every stopped process of the stack) ends it even after the drill was killed.
+    def _startup_pid(self, location: MemberLocation) -> int | None:
         with superuser_connect(self.context(), location) as conn:
             if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                raise InvalidConfig(f"member {name} is the primary: only a replica's WAL replay can be paused")
-            conn.execute("SELECT pg_wal_replay_pause()")
+                return None
+            row = conn.execute("SELECT pid FROM pg_stat_activity WHERE backend_type = 'startup'").fetchone()
+        return int(row[0]) if row else None
 
-            def paused() -> tuple[bool, str]:
-                state = conn.execute("SELECT pg_get_wal_replay_pause_state()").fetchone()[0]
-                return state == "paused", state
-
-            wait_until(paused, 10.0, f"WAL replay on {name} to be paused", interval=0.05)
+    def pause_replay(self, name: str) -> None:
+        location = member(self.settings, name)
+        pid = self._startup_pid(location)
+        if pid is None:
+            raise InvalidConfig(f"member {name} is not replaying WAL (it is the primary): only a replica's replay "
+                                "can be stopped")
+        os.kill(pid, signal.SIGSTOP)
+        wait_until(lambda: (process_state(pid) in ("T", "t"), process_state(pid) or "gone"), 10.0,
+                   f"the startup process {pid} of {name} to stop", interval=0.02)
 
     def resume_replay(self, name: str) -> None:
-        with superuser_connect(self.context(), member(self.settings, name)) as conn:
-            if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
-                conn.execute("SELECT pg_wal_replay_resume()")
+        pid = self._startup_pid(member(self.settings, name))
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
 
     def replay_paused(self) -> list[str]:
         out = []
         for location in members(self.settings):
             try:
-                with superuser_connect(self.context(), location) as conn:
-                    row = conn.execute("SELECT pg_is_in_recovery() AND pg_get_wal_replay_pause_state() <> "
-                                       "'not paused'").fetchone()
+                pid = self._startup_pid(location)
             except psycopg.Error:
                 continue  # a member that does not answer has no replay to resume
-            if row and row[0]:
+            if pid is not None and process_state(pid) in ("T", "t"):
                 out.append(location.name)
         return out
 
@@ -162,13 +171,14 @@ class LocalMonitoringFaults:
         return lines
 
     def undo_monitoring_faults(self) -> list[str]:
-        """Part of every heal's sweep: what a killed drill left paused or held."""
+        """Part of every heal's sweep (after every stopped process got SIGCONT): what a killed drill left
+        paused or held, one line each, read after the heal's "resumed"."""
         done = []
         for name in self.replay_paused():
             self.resume_replay(name)
-            done.append(f"WAL replay resumed on {name}")
+            done.append(f"WAL replay on {name}")
         held = self.connections_held()
         ended = self.release_connections()  # always: it also ends backends a dead holder left
         if held or ended:
-            done.append(f"held connections released ({', '.join(held) or f'{ended} left over'})")
+            done.append(f"the connections held on {', '.join(held) or f'a member ({ended} left over)'} (released)")
         return done
