@@ -139,3 +139,7 @@ register(FaultKind("destroy_postgres_cluster", _do(lambda p, t: p.destroy_postgr
                    record_at="before", rpo_mode="restore", member_fault=False, default_target="cluster",
                    aliases=("destroy_postgres",),
                    describe="every member killed, its disk destroyed and its DCS state deleted (site loss)"))
+
+# The conditions the monitoring's alerts watch for (replay stalled, a disk filled to a percentage, connections held,
+# refused logins): registered from their own module.
+from waqiti_drill.faults import monitoring_kinds  # noqa: E402, F401 - registers on import

@@ -140,6 +140,7 @@ def drill(request: pytest.FixtureRequest, drill_settings: Any, drill_platform: A
                              directory=state.directory, platform=drill_platform)
     state.drill = scenario
     scenario.start_sampler()
+    scenario.watch_monitoring()
     yield scenario
     try:
         scenario.close()
@@ -206,7 +207,10 @@ def _write_result(item: pytest.Item, state: ScenarioState) -> None:
                     started_at=state.started, duration_seconds=round(time.time() - state.started, 3),
                     data_validated=drill.data_validated if drill else None,
                     measurements=dict(drill.measurements) if drill else {}, paths=paths,
-                    backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier())
+                    backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier(),
+                    detections=list(drill.detections) if drill else [],
+                    monitoring=drill.monitoring_seen if drill else None, healthy_at=drill.healthy_at if drill else None,
+                    first_fault=drill.first_fault() if drill else None)
     if state.status == "skipped" and state.error:
         seen.deviations.append(state.error)
     result = build_result(seen, drill.check if drill else None)
