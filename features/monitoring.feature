@@ -14,7 +14,7 @@ Feature: Monitoring detects each critical failure within its alert's window
   @steady_state @spec_alert @nightly
   Scenario: No alert fires while the platform serves a clean load
     Given the full load "steady" is running
-    When the load runs for 30 seconds
+    When the load runs for 15 seconds
     Then no alert fired during the scenario
 
   @instance_down @spec_alert @destructive @nightly
