@@ -115,6 +115,7 @@ class RunManifest:
     components: dict[str, str]  # component -> version, read from the binaries and servers
     config_sha256: str  # of the effective configuration, secrets left out
     targets: Targets
+    ticket: str | None = None  # the change ticket the drill ran under (drill run --ticket)
 
 
 def to_json(value: Any) -> Any:

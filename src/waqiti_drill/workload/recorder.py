@@ -1,8 +1,10 @@
 """Records operations as they happen: an invoke before the call, one completion after it.
 
 One Recorder per load process, one file per Recorder. Operation ids are '<process>:<seq>', so
-histories of several processes merge without clashes. A write that fails is never swallowed: the
-error is kept in `failure` (the load process then exits non-zero) and re-raised.
+histories of several processes merge without clashes. The buffer is flushed (not fsynced) about once a
+second, so `drill run`'s live view, which tails the history, is at most a second behind the clients.
+A write that fails is never swallowed: the error is kept in `failure` (the load process then exits
+non-zero) and re-raised.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from waqiti_drill.history import HistoryWriter, OpType
+
+FLUSH_SECONDS = 1.0
 
 
 @dataclass
@@ -34,6 +38,7 @@ class Recorder:
         self._seq = itertools.count(1)
         self.failure: BaseException | None = None
         self.open_ops = 0
+        self._flushed = time.monotonic()
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -59,7 +64,17 @@ class Recorder:
         self._write({"kind": "op", "id": op.id, "proc": op.proc, "service": op.service, "shard": op.shard,
                      "type": outcome, "f": op.f, "wall": time.time(), "mono": mono, "value": value or {}})
         self.open_ops -= 1
+        if mono - self._flushed >= FLUSH_SECONDS:
+            self._flushed = mono
+            self._write_through()
         return mono - op.invoked_mono
+
+    def _write_through(self) -> None:
+        try:
+            self.writer.flush()
+        except BaseException as exc:
+            self.failure = self.failure or exc
+            raise
 
     def close(self) -> None:
         self.writer.close()
