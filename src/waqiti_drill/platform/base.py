@@ -96,6 +96,29 @@ class PlatformStatus:
     disk_faults: list[str] = field(default_factory=list)  # members whose disk is filled, e.g. "pg1"
 
 
+@dataclass(frozen=True)
+class RepositoryEncryption:
+    """What the object store itself answers about the backup repository's encryption at rest."""
+
+    bucket_default: str  # the bucket's default server-side encryption algorithm ("none" without one)
+    object_key: str  # the repository object examined (the backup catalogue)
+    object_sse: str  # its ServerSideEncryption as the store reports it ("none" without one)
+    client_encrypted: bool  # its bytes are the backup tool's own ciphertext (pgBackRest: begins Salted__)
+    first_bytes: str  # repr of its first bytes, for the record
+
+
+@dataclass(frozen=True)
+class BackupPolicyInForce:
+    """The backup schedule and retention as the platform applies them (not as the spec says them)."""
+
+    schedules: dict[str, str]  # job ("full", "incremental", "verify") -> cron expression
+    full_retention_type: str
+    full_retention_days: str
+    incremental_retention_days: str
+    cipher: str
+    compression: str
+
+
 class Lifecycle(Protocol):
     def up(self) -> PlatformStatus: ...
     def down(self, purge: bool = False) -> None: ...
@@ -196,7 +219,20 @@ class RedisOps(Protocol):
     def remove_added_redis_nodes(self) -> list[str]: ...  # idempotent; what was done
 
 
-class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Protocol):
+class Conformance(Protocol):
+    """Read-only views of the live configuration for the deployment drills, each read from the system that
+    applies it (on Kubernetes: the Cluster resource, the Redis pods, the backup CronJobs). Never a secret:
+    a password setting reads as "set" or "not set"."""
+
+    def ha_config(self) -> dict[str, object]: ...  # the HA manager's cluster-wide settings (Patroni's /config)
+    def redis_node_config(self, address: str, names: list[str]) -> dict[str, str | None]: ...  # CONFIG GET
+    def redis_cluster_info(self) -> dict[str, str]: ...  # CLUSTER INFO of a node that answers
+    def repository_encryption(self) -> RepositoryEncryption: ...
+    def backup_policy(self) -> BackupPolicyInForce: ...
+    def component_versions(self) -> dict[str, str]: ...  # component -> version, from servers or binaries
+
+
+class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Conformance, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

@@ -24,6 +24,7 @@ from waqiti_drill.platform.base import (
     RestoreInfo,
 )
 from waqiti_drill.platform.local import siteloss
+from waqiti_drill.platform.local.conformance import LocalConformance
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
 from waqiti_drill.platform.local.endpoints import Endpoints
@@ -48,7 +49,7 @@ from waqiti_drill.secrets import load_secrets
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults):
+class LocalPlatform(LocalFaults, LocalConformance):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
