@@ -221,8 +221,15 @@ def render_backups(backups: Sequence[BackupInfo]) -> str:
     return "\n".join(lines)
 
 
+def exit_code_help() -> str:
+    from waqiti_drill.errors import exit_codes
+
+    return "exit codes:\n" + "\n".join(f"  {code:>3}  {what}" for code, what in exit_codes().items())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drill", description="Waqiti DR drill harness")
+    parser = argparse.ArgumentParser(prog="drill", description="Waqiti DR drill harness", epilog=exit_code_help(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", help="where the embedded stack keeps everything (env DRILL_STATE_DIR)")
     parser.add_argument("--config", help="TOML file overriding ports and targets (env DRILL_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -32,11 +32,21 @@ from waqiti_drill.suite.tags import check_expression
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: conftest.py, features/, steps/
 JUNIT_FILE = "junit.xml"  # in every run directory, for CI
+RUN_EXIT_CODES = """exit codes of drill run (all of them: drill --help):
+    0  every scenario passed (and, with --plan, the plan was shown)
+    1  a scenario failed or missed a target, or no scenario matched
+    2  bad input: a feature, step, tag expression, option or run directory (file:line named)
+    7  the target is not healthy: nothing was started (drill up / drill heal first)
+   11  another drill holds this stack's lock (the run in progress is named)
+   13  a secret was found in the run's files: the evidence was not signed
+  130  interrupted (Ctrl-C): the scenario in progress healed first
+"""
 TEST_MODULE = ROOT / "steps" / "test_drills.py"
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run the BDD drill suite (pytest-bdd); options after -- go to pytest")
+    run = sub.add_parser("run", help="run the BDD drill suite (pytest-bdd); options after -- go to pytest",
+                         epilog=RUN_EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("paths", nargs="*", metavar="PATH", help="feature files or directories (default features/)")
     run.add_argument("--tags", metavar="EXPR", help="tag expression, e.g. 'nightly', 'quarterly and not slow'")
     run.add_argument("--run-id", help="name of the run directory (default: a UTC timestamp)")
@@ -89,6 +99,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         rc = _run_pytest([*argv, f"--alluredir={run_dir / 'allure-results'}", *junit, *args.pytest_args], env,
                          run_dir, mode, settings, reports_dir)
     finally:  # also on Ctrl-C: what ran is recorded
+        from waqiti_drill.suite.junit import tidy
+
+        tidy(run_dir / JUNIT_FILE)
         results = gather(run_dir)
         manifest.finished_at = utc_iso(datetime.now(UTC).timestamp())
         write_manifest(run_dir, manifest)
