@@ -13,7 +13,7 @@ from tests.layout import layout_problems
 from tests.rundirs import NIGHTLY, make_trend_runs
 from waqiti_drill.report import plots, trendplot
 from waqiti_drill.report.model import RoleSample, Throughput
-from waqiti_drill.report.trend import Point, collect, short_names, write_trend
+from waqiti_drill.report.trend import Point, collect, short_names, table, write_trend
 
 FULL = {f"{feature}: {scenario}" for feature, scenario, *_ in NIGHTLY}
 
@@ -58,6 +58,15 @@ def test_the_table_fits_a_terminal_and_marks_a_failed_run(tmp_path):
     assert {p["short_name"] for p in points} >= {"primary_crash", "site_loss"} and len(points) == 60
     html = (tmp_path / "trend.html").read_text()
     assert "data:image/png;base64," in html and "A master is killed and its replica is promoted" in html
+
+
+@pytest.mark.parametrize("width", [80, 90, 100])
+def test_the_table_fits_80_to_100_columns(tmp_path, width):
+    make_trend_runs(tmp_path, 12, failed_run=10)  # among the last 5 runs, which 90 columns still show
+    text = table(collect(tmp_path, last=10), width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    crash = next(line for line in text.splitlines() if line.startswith("primary_crash"))
+    assert ("!" in crash) == (width >= 90)  # the sparkline needs the room
 
 
 def test_trend_grid_layout_is_clean(tmp_path):

@@ -24,7 +24,10 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
         last = args.last if args.last is not None else 10
         if last < 1:
             raise InvalidConfig(f"--last must be a whole number >= 1, got {args.last}")
-        text, png, data = write_trend(reports_dir, last)
+        import shutil
+
+        width = min(100, max(80, shutil.get_terminal_size((100, 24)).columns))  # 80-100: the table's range
+        text, png, data = write_trend(reports_dir, last, width)
         print(text)
         print(f"trend: {png}  {png.with_suffix('.html')}  {data}")
         return 0

@@ -112,12 +112,16 @@ def _spark(values: list[float | None], failed: list[bool]) -> str:
     return "".join(chars)
 
 
-def table(points: list[Point], sparks: int = 20) -> str:
-    """One row per scenario, at most ~100 columns; full names are in trend.json and trend.html."""
-    names = short_names(points)
-    runs = list(dict.fromkeys(p.run_id for p in points))[-sparks:]
-    head = (f"{'scenario':{SHORT}}  {'runs':>4}  {'last':6}  {'RTO last':>8} {'median':>6} {'max':>6}  "
-            f"{'RPO last':>8} {'max':>6}  RTO by run")
+def table(points: list[Point], width: int = 100) -> str:
+    """One row per scenario in at most `width` columns (80 and up): the sparkline gets what is left of the
+    width after the figures, up to 20 runs, and below 90 columns the names are cut to 24; full names are
+    in trend.json and trend.html."""
+    short = SHORT if width >= 90 else 24
+    names = short_names(points, short)
+    room = width - (short + 57)  # the columns before the sparkline
+    runs = list(dict.fromkeys(p.run_id for p in points))[-min(20, max(0, room)):] if room >= 5 else []
+    head = (f"{'scenario':{short}}  {'runs':>4}  {'last':6}  {'RTO last':>8} {'median':>6} {'max':>6}  "
+            f"{'RPO last':>8} {'max':>6}" + (("  RTO by run" if room >= 10 else "  RTO") if runs else ""))
     lines = [head]
     for scenario in sorted(names, key=lambda s: names[s].lower()):
         mine = [p for p in points if p.scenario == scenario]
@@ -126,10 +130,11 @@ def table(points: list[Point], sparks: int = 20) -> str:
         by_run = {p.run_id: p for p in mine}
         spark = _spark([by_run[r].rto_seconds if r in by_run else None for r in runs],
                        [r in by_run and by_run[r].status == "failed" for r in runs])
-        lines.append(f"{names[scenario]:{SHORT}}  {len(mine):>4}  {mine[-1].status:6}  "
+        lines.append(f"{names[scenario]:{short}}  {len(mine):>4}  {mine[-1].status:6}  "
                      f"{_secs(mine[-1].rto_seconds):>8} "
                      f"{_secs(statistics.median(rtos) if rtos else None):>6} {_secs(max(rtos, default=None)):>6}  "
-                     f"{_secs(mine[-1].rpo_seconds):>8} {_secs(max(rpos, default=None)):>6}  {spark}")
+                     f"{_secs(mine[-1].rpo_seconds):>8} {_secs(max(rpos, default=None)):>6}"
+                     + (f"  {spark}" if runs else ""))
     first, newest = points[0], points[-1]
     lines.append(f"{len(set(p.run_id for p in points))} run(s): oldest {first.started_at[:16] or '?'} "
                  f"({first.run_id}),")
@@ -139,7 +144,7 @@ def table(points: list[Point], sparks: int = 20) -> str:
     return "\n".join(lines)
 
 
-def write_trend(reports_dir: Path, last: int | None = 10) -> tuple[str, Path, Path]:
+def write_trend(reports_dir: Path, last: int | None = 10, width: int = 100) -> tuple[str, Path, Path]:
     """The table; reports/trend.png, trend.html and trend.json written from the same points."""
     points = collect(reports_dir, last)
     if not points:
@@ -155,6 +160,6 @@ def write_trend(reports_dir: Path, last: int | None = 10) -> tuple[str, Path, Pa
     png.write_bytes(image)
     data = reports_dir / "trend.json"
     data.write_text(json.dumps([{**asdict(p), "short_name": names[p.scenario]} for p in points], indent=2) + "\n")
-    text = table(points)
+    text = table(points, width)
     (reports_dir / "trend.html").write_text(trendplot.trend_html(image, names, text, runs), encoding="utf-8")
     return text, png, data
