@@ -153,6 +153,10 @@ def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
     config_file = args.config or os.environ.get("DRILL_CONFIG")
     journal = experiment.run(Path(args.experiment), settings, run_dir, config_file)
     passed, line = experiment.summary(journal)
+    from waqiti_drill.suite.junit import write_one
+
+    write_one(run_dir / "junit.xml", f"drill-chaos-{run_dir.name}", "chaos", Path(args.experiment).stem,
+              float(journal.get("duration") or 0.0), None if passed else line)
     print(f"{line} (journal: {run_dir / 'journal.json'})")
     return 0 if passed else 1
 

@@ -36,6 +36,8 @@ def test_each_scenario_runs_rolls_back_and_leaves_the_platform_healthy(stack, tm
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed" and not journal["deviated"]
     assert all(r["status"] == "succeeded" for r in journal["run"] + journal["rollbacks"])
+    junit = (tmp_path / "junit.xml").read_text()  # for CI: one testcase, the experiment, not failed
+    assert f'classname="chaos" name="{name}"' in junit and "<failure" not in junit
     faults = [json.loads(line) for line in (tmp_path / "history" / "faults.jsonl").read_text().splitlines()]
     assert any(f["phase"] == "inject" for f in faults), "the fault instant is recorded into the run"
     platform = stack.platform()

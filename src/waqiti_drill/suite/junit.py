@@ -1,4 +1,5 @@
-"""<run>/junit.xml, as CI dashboards read it: one testcase per scenario, named by its feature and scenario.
+"""<run>/junit.xml, as CI dashboards read it: one testcase per scenario, named by its feature and scenario
+(and, for `drill chaos`, one testcase: the experiment).
 
 pytest writes the file (--junitxml); its classnames come from the test module's path relative to a rootdir
 that may be `/` (a feature outside the checkout widens it), e.g. "work.wt.steps.test_drills", and its
@@ -29,3 +30,16 @@ def tidy(path: Path) -> int:
             renamed += 1
     tree.write(path, encoding="utf-8", xml_declaration=True)
     return renamed
+
+
+def write_one(path: Path, suite: str, classname: str, name: str, seconds: float, failure: str | None) -> Path:
+    """A JUnit XML file of one testcase (`drill chaos`: the experiment), failed with `failure` when given."""
+    suites = ET.Element("testsuites")
+    ts = ET.SubElement(suites, "testsuite", name=suite, tests="1", failures="1" if failure else "0", errors="0",
+                       skipped="0", time=f"{seconds:.3f}")
+    case = ET.SubElement(ts, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
+    if failure:
+        ET.SubElement(case, "failure", message=failure).text = failure
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return path

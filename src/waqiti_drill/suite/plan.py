@@ -85,9 +85,8 @@ def collect(argv: list[str], env: dict[str, str], cwd: Path) -> list[Planned]:
     """The scenarios pytest would run for `argv` (collect-only, in a temporary directory)."""
     with tempfile.TemporaryDirectory(prefix="drill-plan-") as tmp:
         out_file = Path(tmp) / "plan.json"
-        done = subprocess.run([*argv, "--collect-only", "-q", "-p", "waqiti_drill.suite.progress",
-                               f"--drill-plan={out_file}"], env=env, cwd=cwd, capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run([*argv, "--collect-only", "-q", f"--drill-plan={out_file}"], env=env, cwd=cwd,
+                              capture_output=True, text=True, timeout=300)  # argv loads the progress plugin
         if not out_file.is_file():
             from waqiti_drill.suite.inputs import _last_error
 
