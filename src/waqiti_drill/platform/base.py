@@ -121,8 +121,9 @@ class BackupPolicyInForce:
 
 class Lifecycle(Protocol):
     def up(self) -> PlatformStatus: ...
-    def down(self, purge: bool = False) -> None: ...
+    def down(self, purge: bool = False) -> bool: ...  # False: there was no stack to stop
     def status(self) -> PlatformStatus: ...
+    def parts_down(self) -> list[str]: ...  # parts that should run and do not, read cheaply (no server contact)
 
 
 class Topology(Protocol):

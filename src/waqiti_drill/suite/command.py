@@ -22,13 +22,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from waqiti_drill.config import Settings
+from waqiti_drill.config import Settings, Targets
 from waqiti_drill.errors import CommandFailed, InvalidConfig
-from waqiti_drill.results import RunManifest, ScenarioResult, Targets, read_results, utc_iso, write_manifest
+from waqiti_drill.results import RunManifest, ScenarioResult, read_results, write_manifest
 from waqiti_drill.suite import inputs
 from waqiti_drill.suite.liveview import MODES, choose_mode
 from waqiti_drill.suite.records import RESULT_FILE
 from waqiti_drill.suite.tags import check_expression
+from waqiti_drill.timefmt import utc_iso
+from waqiti_drill.waiting import timeout_multiplier
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: conftest.py, features/, steps/
 JUNIT_FILE = "junit.xml"  # in every run directory, for CI
@@ -184,7 +186,8 @@ def start_manifest(settings: Settings, run_id: str, args: argparse.Namespace, wh
                        command=["drill", *sys.argv[1:]],
                        tags=args.tags, components=component_versions(platform),
                        config_sha256=settings_sha256(settings),
-                       targets=Targets(settings.targets.rto_seconds, settings.targets.rpo_seconds))
+                       targets=Targets(settings.targets.rto_seconds, settings.targets.rpo_seconds),
+                       timeout_multiplier=timeout_multiplier())
 
 
 def _run_pytest(argv: list[str], env: dict[str, str], run_dir: Path, mode: str, settings: Settings,

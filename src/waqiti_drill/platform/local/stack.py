@@ -31,7 +31,6 @@ from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
 from waqiti_drill.platform.local.haproxy import HAProxy
-from waqiti_drill.platform.local.layout import members
 from waqiti_drill.platform.local.netns import StackNetwork, check_network_tools
 from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.objectstore import ObjectStore
@@ -39,12 +38,13 @@ from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
-from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc, utc_now_iso
+from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import ensure_tls
 from waqiti_drill.secrets import load_secrets
+from waqiti_drill.timefmt import now_utc_iso
 
 STOP_GRACE_SECONDS = 8.0
 
@@ -185,6 +185,10 @@ class LocalPlatform(LocalFaults, LocalConformance):
             shutil.rmtree(state)
         return True
 
+    def parts_down(self) -> list[str]:
+        """Processes the supervisor started that are no longer alive (a stopped one has no pidfile)."""
+        return [name for name in self.supervisor.names() if self.supervisor.pid_of(name) is None]
+
     # ----- status ------------------------------------------------------------------------------
     def status(self) -> PlatformStatus:
         etcd, patroni, _haproxy, redis, store, repo = self._parts()
@@ -317,14 +321,10 @@ class LocalPlatform(LocalFaults, LocalConformance):
         if not siteloss.is_lost(self.settings):
             raise InvalidConfig("the PostgreSQL cluster is not lost: there is nothing to rebuild from the repository")
         chosen = choose_set(self.list_backups(), None)
-        started, t0 = utc_now_iso(), time.monotonic()
+        started, t0 = now_utc_iso(), time.monotonic()
         self.up()
         return RestoreInfo(target="cluster", backup=chosen, recovery_target="end of WAL", started=started,
-                           finished=utc_now_iso(), seconds=round(time.monotonic() - t0, 3))
+                           finished=now_utc_iso(), seconds=round(time.monotonic() - t0, 3))
 
     def postgres_lost(self) -> bool:
         return siteloss.is_lost(self.settings)
-
-
-def member_names(settings: Settings) -> list[str]:
-    return [m.name for m in members(settings)]
