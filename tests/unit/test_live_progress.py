@@ -9,7 +9,7 @@ import pytest
 
 from tests.rundirs import make_run
 from waqiti_drill.suite import estimates
-from waqiti_drill.suite.livefeed import HistoryTail, LineTail, WriteRates, last_roles
+from waqiti_drill.suite.livefeed import LineTail, LiveWrites, last_roles
 from waqiti_drill.suite.livestate import RunFeed
 from waqiti_drill.suite.liveview import choose_mode, panel, plain_line
 
@@ -23,9 +23,14 @@ def append(path: Path, *records: dict, partial: str = "") -> None:
         fh.write(partial)
 
 
+VALUES = {"transfer": {"tid": 1, "from": 1, "to": 2, "amount": 5}, "balance": {"account": 1},
+          "session": {"key": "s:w1:1"}, "incr": {"key": "c:1"}}
+
+
 def op(service: str, f: str, kind: str, wall: float) -> dict:
-    return {"kind": "op", "id": "w:1", "service": service, "shard": service, "type": kind, "f": f, "wall": wall,
-            "mono": wall - T0}
+    """One history record as the recorder writes it (invoke values as the checker expects them)."""
+    return {"kind": "op", "id": "w:1", "proc": "w1-u1", "service": service, "shard": service, "type": kind, "f": f,
+            "wall": wall, "mono": wall - T0, "value": VALUES[f] if kind == "invoke" else {}}
 
 
 @pytest.fixture
@@ -48,30 +53,31 @@ def test_partial_line_waits_for_its_newline(tmp_path):
     assert tail.new() == []
 
 
-def test_write_rates_per_service_over_the_window():
-    rates = WriteRates()
-    now = T0 + 100
-    writes = [op("postgres", "transfer", "ok", now - 2.0 + i * 0.01) for i in range(60)]
-    writes += [op("redis", "incr", "fail", now - 1.5), op("postgres", "balance", "ok", now - 1.5)]
-    from waqiti_drill.suite.livefeed import Write
-
-    rates.add([Write(w["service"], w["wall"], w["type"] == "ok") for w in writes if w["f"] != "balance"])
-    got = rates.at(now)
-    assert got["postgres"].ok_per_second == pytest.approx(60 / 3.0)
-    assert got["postgres"].errors_per_second == 0 and got["postgres"].ok_total == 60
-    assert got["redis"].errors_per_second == pytest.approx(1 / 3.0) and got["redis"].ok_total == 0
-    assert got["redis"].last_ok_wall is None and got["postgres"].last_ok_wall == pytest.approx(now - 2 + 0.59)
-    assert rates.at(now + 60)["postgres"].ok_per_second == 0  # nothing recent: an outage reads as 0
-
-
-def test_history_tail_counts_completed_writes_only(tmp_path):
+def test_live_writes_per_service_from_the_history_tail(tmp_path):
     history = tmp_path / "history"
-    append(history / "ops-w1-1.jsonl", op("postgres", "transfer", "invoke", T0), op("postgres", "transfer", "ok", T0),
-           op("postgres", "balance", "ok", T0), op("redis", "session", "info", T0))
-    tail = HistoryTail(history)
-    assert [(w.service, w.ok) for w in tail.new_writes()] == [("postgres", True), ("redis", False)]
-    append(history / "ops-w2-2.jsonl", op("redis", "incr", "ok", T0 + 1))
-    assert [(w.service, w.ok) for w in tail.new_writes()] == [("redis", True)]
+    writes = LiveWrites(history)
+    assert writes.poll(T0, 50.0) == {}  # no history yet
+    ops = [{**op("postgres", "transfer", kind, T0 + i / 10), "id": f"w1:{i}"}
+           for i in range(30) for kind in ("invoke", "ok")]
+    ops += [{**op("postgres", "balance", kind, T0), "id": "w1:r"} for kind in ("invoke", "ok")]
+    ops += [{**op("redis", "incr", kind, T0), "id": "w1:x"} for kind in ("invoke", "fail")]
+    ops.append({**op("redis", "session", "invoke", T0 + 1), "id": "w1:y", "mono": 40.0})  # still open
+    append(history / "ops-w1-1.jsonl", *ops)
+    got = writes.poll(T0 + 2, 50.0)
+    assert got["postgres"].ok_total == 30 and got["postgres"].errors_total == 0  # the read is not a write
+    assert got["redis"].errors_total == 1 and got["redis"].open_for == pytest.approx(10.0)
+    assert got["postgres"].ok_per_second == pytest.approx(30 / 2)  # since the first poll, 2 s ago
+    got = writes.poll(T0 + 6, 54.0)
+    assert got["postgres"].ok_per_second == 0 and got["postgres"].ok_total == 30  # nothing new: an outage reads 0
+    append(history / "ops-w1-1.jsonl", partial='{"kind": "op", "id": ')
+    assert writes.poll(T0 + 7, 55.0)["postgres"].ok_total == 30 and writes.unreadable is None  # waits for the line
+
+
+def test_an_unreadable_history_is_said_once_and_the_view_goes_on(tmp_path):
+    history = tmp_path / "history"
+    append(history / "ops-w1-1.jsonl", {"kind": "op", "id": "w1:1", "type": "nonsense"})
+    writes = LiveWrites(history)
+    assert writes.poll(T0, 1.0) == {} and writes.unreadable and "ops-w1-1.jsonl" in writes.unreadable
 
 
 def test_last_roles_reads_the_newest_sample(tmp_path):
@@ -104,8 +110,9 @@ def test_a_scenario_from_start_to_end(run):
     append(scenario / "history" / "faults.jsonl", {"kind": "fault", "name": "kill_member", "target": "pg1",
                                                    "phase": "inject", "wall": T0 + 3, "mono": 3})
     append(scenario / "roles.jsonl", {"wall": T0 + 3, "members": {"pg1": "down", "pg2": "primary"}})
-    append(scenario / "history" / "ops-w1-9.jsonl", *[op("postgres", "transfer", "ok", T0 + 2 + i / 10)
-                                                      for i in range(10)])
+    append(scenario / "history" / "ops-w1-9.jsonl",
+           *[{**op("postgres", "transfer", kind, T0 + 2 + i / 10), "id": f"w:{i}"}
+             for i in range(10) for kind in ("invoke", "ok")])
     snap, notes = feed.poll(T0 + 4)
     assert (snap.n, snap.step_index, snap.steps, snap.phase) == (1, 3, 5, "running")
     assert snap.step == "When the PostgreSQL primary is killed"
@@ -205,14 +212,16 @@ def test_the_panel_shows_what_is_broken_where_and_for_how_long(run):
     append(scenario / "history" / "faults.jsonl", {"kind": "fault", "name": "kill_member", "target": "pg2",
                                                    "phase": "inject", "wall": T0 + 1, "mono": 1})
     append(scenario / "roles.jsonl", {"wall": T0 + 1, "members": {"pg1": "replica", "pg2": "down"}})
-    append(scenario / "history" / "ops-w1-1.jsonl", op("postgres", "transfer", "ok", T0 + 0.5),
-           op("postgres", "transfer", "info", T0 + 10))
-    snap, _ = feed.poll(T0 + 12)
+    ops = [{**op("postgres", "transfer", kind, T0 + t), "id": f"w:{t}"}
+           for t, end in ((0.5, "ok"), (10, "info")) for kind in ("invoke", end)]
+    ops.append({**op("postgres", "transfer", "invoke", T0 + 11), "id": "w:open", "mono": 1.0})
+    append(scenario / "history" / "ops-w1-1.jsonl", *ops)
+    snap, _ = feed.poll(T0 + 12, 13.0)
     console = Console(width=100, record=True, color_system=None)
     console.print(panel(snap, T0 + 12))
     text = console.export_text()
     for fragment in ("1 of 1", "2/4  When the primary is killed", "kill_member on pg2, in force for 11 s",
-                     "postgres 0 ok/s, 0 errors/s, last ack 12 s ago (1 acked, 1 failed or unknown)",
+                     "postgres 0 ok/s, 0 errors/s, a write waiting 12 s (1 acked, 1 failed or unknown)",
                      "pg1 replica  pg2 down", "ETA unknown"):
         assert fragment in text, text
     assert max(len(line) for line in text.splitlines()) <= 100

@@ -5,9 +5,9 @@ suite/progress.py), each scenario's history/faults.jsonl (the fault's own instan
 ledger (what is injected and not yet undone), roles.jsonl (the role sampler) and the operation history
 (writes and errors per service, as the clients saw them). Nothing here talks to a server.
 
-Each reader keeps an offset and returns only what is new, so a poll every half second costs a few small
-reads. `HistoryTail.new_writes` is the one place that parses the operation history; it is meant to be
-replaced by the history module's incremental tail reader once that exists.
+Each reader keeps an offset and reads only what is new, so a poll every half second costs a few small
+reads. The operation history is read by the checker's own incremental tail (checker.load.HistoryTail),
+so the live figures and the checker's can never parse a record differently.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from typing import Any
 
 import orjson
 
-from waqiti_drill.history import FAULTS_FILE, WRITE_FUNCTIONS
+from waqiti_drill.checker.load import HistoryTail, WriteCounts
+from waqiti_drill.errors import InvalidHistory
+from waqiti_drill.history import FAULTS_FILE
 
-RATE_WINDOW = 3.0  # writes/s over this many seconds...
-RATE_LAG = 1.0  # ...ending this long ago: the load flushes its history about once a second
+RATE_WINDOW = 3.0  # writes/s over about this many seconds (the load flushes its history every second or so)
 
 
 class LineTail:
@@ -53,67 +54,43 @@ class LineTail:
         return out
 
 
-@dataclass(frozen=True)
-class Write:
-    service: str
-    wall: float
-    ok: bool  # acknowledged; otherwise failed or unknown (fail / info)
-
-
-class HistoryTail:
-    """Completed writes appended to a scenario's history since the last call."""
-
-    def __init__(self, history_dir: Path) -> None:
-        self.dir = history_dir
-        self._tails: dict[Path, LineTail] = {}
-
-    def new_writes(self) -> list[Write]:
-        for path in sorted(self.dir.glob("ops-*.jsonl")):
-            self._tails.setdefault(path, LineTail(path))
-        out = []
-        for tail in self._tails.values():
-            for r in tail.new():
-                if r.get("kind") == "op" and r.get("type") in ("ok", "fail", "info") and r.get("f") in WRITE_FUNCTIONS \
-                        and isinstance(r.get("wall"), int | float):
-                    out.append(Write(str(r.get("service")), float(r["wall"]), r["type"] == "ok"))
-        return out
-
-
 @dataclass
 class Rate:
     ok_per_second: float
-    errors_per_second: float
+    errors_per_second: float  # failed or unknown
     ok_total: int
     errors_total: int
-    last_ok_wall: float | None = None  # the newest acknowledged write seen
+    open_for: float | None = None  # seconds the oldest write still open has waited (None: none open)
 
 
-class WriteRates:
-    """Per service: writes and errors per second over a recent window, and the totals so far."""
+class LiveWrites:
+    """Writes and errors per second per service, over the last RATE_WINDOW seconds, from the history
+    module's incremental tail (checker.load.HistoryTail: the checker's own parser, fed only what was
+    appended since the last poll); the rates are differences of its running counts between polls."""
 
-    def __init__(self) -> None:
-        self.recent: deque[Write] = deque()
-        self.totals: dict[str, list[int]] = {}
-        self.last_ok: dict[str, float] = {}
+    def __init__(self, history_dir: Path) -> None:
+        self.tail = HistoryTail(history_dir)
+        self.samples: deque[tuple[float, dict[str, WriteCounts]]] = deque()
+        self.unreadable: str | None = None  # why the history could not be read, once it could not
 
-    def add(self, writes: list[Write]) -> None:
-        for w in sorted(writes, key=lambda w: w.wall):
-            self.recent.append(w)
-            counts = self.totals.setdefault(w.service, [0, 0])
-            counts[0 if w.ok else 1] += 1
-            if w.ok:
-                self.last_ok[w.service] = max(w.wall, self.last_ok.get(w.service, w.wall))
-
-    def at(self, now: float) -> dict[str, Rate]:
-        end, start = now - RATE_LAG, now - RATE_LAG - RATE_WINDOW
-        while self.recent and self.recent[0].wall < start - RATE_WINDOW:
-            self.recent.popleft()
+    def poll(self, now: float, now_mono: float) -> dict[str, Rate]:
+        try:
+            counts = self.tail.poll().services
+        except InvalidHistory as exc:  # the checker will refuse it too; the view says so and keeps going
+            self.unreadable = str(exc).splitlines()[0]
+            counts = self.samples[-1][1] if self.samples else {}
+        self.samples.append((now, counts))
+        while len(self.samples) > 2 and self.samples[1][0] <= now - RATE_WINDOW:
+            self.samples.popleft()
+        since, before = self.samples[0]
+        span = now - since
         rates = {}
-        for service, (ok, errors) in sorted(self.totals.items()):
-            window = [w for w in self.recent if w.service == service and start <= w.wall < end]
-            good = sum(w.ok for w in window)
-            rates[service] = Rate(good / RATE_WINDOW, (len(window) - good) / RATE_WINDOW, ok, errors,
-                                  self.last_ok.get(service))
+        for service, c in sorted(counts.items()):
+            b = before.get(service, WriteCounts())
+            ok = (c.acked - b.acked) / span if span > 0 else 0.0
+            bad = ((c.failed + c.unknown) - (b.failed + b.unknown)) / span if span > 0 else 0.0
+            waited = now_mono - c.oldest_open_mono if c.oldest_open_mono is not None else None
+            rates[service] = Rate(ok, bad, c.acked, c.failed + c.unknown, waited)
         return rates
 
 

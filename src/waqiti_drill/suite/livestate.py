@@ -9,12 +9,13 @@ unit-tested with run directories written by hand.
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from waqiti_drill.suite.estimates import Estimates, human
-from waqiti_drill.suite.livefeed import FaultSeen, FaultWatch, HistoryTail, LineTail, Rate, WriteRates, last_roles
+from waqiti_drill.suite.livefeed import FaultSeen, FaultWatch, LineTail, LiveWrites, Rate, last_roles
 from waqiti_drill.suite.progress import PROGRESS_FILE
 from waqiti_drill.suite.records import RESULT_FILE
 
@@ -54,8 +55,7 @@ class Scenario:
 
     def __init__(self, directory: Path, state_dir: Path) -> None:
         self.directory = directory
-        self.history = HistoryTail(directory / "history")
-        self.rates = WriteRates()
+        self.writes = LiveWrites(directory / "history")
         self.faults = FaultWatch(directory / "history", state_dir)
 
 
@@ -67,12 +67,13 @@ class RunFeed:
         self.planned: list[tuple[str, str]] = []
         self.current: Scenario | None = None
 
-    def poll(self, now: float) -> tuple[Snapshot, list[Note]]:
+    def poll(self, now: float, now_mono: float | None = None) -> tuple[Snapshot, list[Note]]:
+        """What the run directory says at wall time `now` (monotonic `now_mono`, for how long writes wait)."""
         notes: list[Note] = []
         for event in self.events.new():
             notes += self._apply(event)
         if self.current is not None:
-            notes += self._watch(self.current, now)
+            notes += self._watch(self.current, now, time.monotonic() if now_mono is None else now_mono)
         self._eta(now)
         return self.snap, notes
 
@@ -122,14 +123,17 @@ class RunFeed:
         self.current = None
         return Note(wall, n, f"{status} in {human(took)}: {s.name}{detail}")
 
-    def _watch(self, sc: Scenario, now: float) -> list[Note]:
+    def _watch(self, sc: Scenario, now: float, now_mono: float) -> list[Note]:
         s = self.snap
-        sc.rates.add(sc.history.new_writes())
-        s.writes = sc.rates.at(now)
+        known = sc.writes.unreadable
+        s.writes = sc.writes.poll(now, now_mono)
+        notes: list[Note] = []
+        if sc.writes.unreadable and not known:  # said once, not every half second
+            notes.append(Note(now, s.n, f"history: {sc.writes.unreadable}"))
         s.roles = last_roles(sc.directory / "roles.jsonl") or s.roles
         injected, undone = sc.faults.poll(now)
         s.fault, s.last_fault = sc.faults.in_force(), sc.faults.last()
-        notes = [Note(f.injected_wall, s.n, f"fault: {f.name} on {f.target}") for f in injected]
+        notes += [Note(f.injected_wall, s.n, f"fault: {f.name} on {f.target}") for f in injected]
         notes += [Note(f.undone_wall or now, s.n, f"fault undone: {f.name} on {f.target} after "
                        f"{human((f.undone_wall or now) - f.injected_wall)}") for f in undone]
         return notes

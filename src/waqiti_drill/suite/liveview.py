@@ -49,14 +49,13 @@ def _fault(s: Snapshot, now: float) -> str:
     return "none yet"
 
 
-def _writes(s: Snapshot, now: float) -> str:
+def _writes(s: Snapshot) -> str:
     if not s.writes:
         return "no load yet"
     parts = []
     for service, r in s.writes.items():
         colour = "red" if r.errors_per_second > 0 or r.ok_per_second == 0 else "green"
-        quiet = now - r.last_ok_wall if r.last_ok_wall is not None else None
-        stalled = f", last ack {quiet:.0f} s ago" if quiet is not None and quiet >= 3 else ""
+        stalled = f", a write waiting {r.open_for:.0f} s" if r.open_for is not None and r.open_for >= 2 else ""
         parts.append(f"{service} [{colour}]{r.ok_per_second:.0f} ok/s, {r.errors_per_second:.0f} errors/s{stalled}[/] "
                      f"({r.ok_total} acked, {r.errors_total} failed or unknown)")
     return "\n".join(parts)
@@ -82,7 +81,7 @@ def panel(s: Snapshot, now: float) -> Any:  # noqa: ANN401 - a rich renderable
         grid.add_row("step", step if s.phase == "running" else f"[yellow]heal, read back, check[/] ({step})")
         grid.add_row("running for", f"{since:.0f} s")
         grid.add_row("fault", _fault(s, now))
-        grid.add_row("writes", _writes(s, now))
+        grid.add_row("writes", _writes(s))
         grid.add_row("roles", _roles(s))
     else:
         grid.add_row("scenario", "collecting" if s.total is None else f"{done} of {s.total} done")
