@@ -70,8 +70,8 @@ def test_a_drill_killed_mid_freeze_is_healed_by_drill_heal_and_holds_off_a_secon
         wait_until(lambda: (faults.exists(), "no fault record yet"), 60, "the freeze to take effect")
 
         second = stack.drill("chaos", str(SCENARIOS / "primary_crash.yaml"), "--run-dir", str(tmp_path / "second"))
-        assert second.returncode != 0
-        assert "another drill holds the lock" in second.stdout + second.stderr
+        assert second.returncode == 11, second.stdout + second.stderr  # refused at once, naming the run
+        assert "another drill is in progress on this stack: run killed (pid" in second.stderr
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import IO, TextIO
 
 from waqiti_drill.config import Settings, Targets
 from waqiti_drill.errors import CommandFailed, InvalidConfig
@@ -90,16 +90,33 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return show_plan(settings, args, argv, env)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
+    from waqiti_drill.faults.lock import DrillLock, child_env
+
+    held = DrillLock(settings.state_dir).acquire(run_id)  # a second drill on this stack is refused here, at once
+    if held.note:
+        print(f"drill run: note: {held.note}", file=sys.stderr)
+    try:
+        env.update(child_env(held))  # the scenarios' actions and experiments join this drill's lock
+        return _run_locked(settings, args, run_dir, argv, env, (operator, ticket), held.handle)
+    finally:
+        held.release()
+
+
+def _run_locked(settings: Settings, args: argparse.Namespace, run_dir: Path, argv: list[str], env: dict[str, str],
+                who: tuple[str | None, str | None], lock: IO[str] | None) -> int:
+    """The run proper, under the drill lock (whose descriptor pytest inherits, so the lock outlives this
+    process if it is killed while pytest still heals)."""
+    run_id, reports_dir = run_dir.name, Path(args.reports_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     inputs.preflight(argv, env, run_dir / "preflight.json", ROOT)
     require_healthy(settings)
-    manifest = start_manifest(settings, run_id, args, operator, ticket)
+    manifest = start_manifest(settings, run_id, args, *who)
     write_manifest(run_dir, manifest)
     junit = ["--junitxml", str(run_dir / JUNIT_FILE), "-o", f"junit_suite_name=drill-{run_id}"]
     mode = choose_mode(args.progress, args.quiet, sys.stdout.isatty())
     try:
         rc = _run_pytest([*argv, f"--alluredir={run_dir / 'allure-results'}", *junit, *args.pytest_args], env,
-                         run_dir, mode, settings, reports_dir)
+                         run_dir, mode, settings, reports_dir, () if lock is None else (lock.fileno(),))
     finally:  # also on Ctrl-C: what ran is recorded
         from waqiti_drill.suite.junit import tidy
 
@@ -191,17 +208,17 @@ def start_manifest(settings: Settings, run_id: str, args: argparse.Namespace, wh
 
 
 def _run_pytest(argv: list[str], env: dict[str, str], run_dir: Path, mode: str, settings: Settings,
-                reports_dir: Path) -> int:
+                reports_dir: Path, keep_fds: tuple[int, ...] = ()) -> int:
     """pytest's output goes to <run>/pytest.log, and to the terminal as it comes only in `pytest` mode;
     otherwise the watcher shows the run's progress (live or plain) or nothing (quiet)."""
     with open(run_dir / "pytest.log", "w") as log:
         if mode == "pytest":
             proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                    text=True, bufsize=1)
+                                    text=True, bufsize=1, pass_fds=keep_fds)
             assert proc.stdout is not None
             return _follow(proc, lambda: _tee(proc.stdout, log))  # type: ignore[arg-type]
         proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+                                stdin=subprocess.DEVNULL, pass_fds=keep_fds)
         if mode == "quiet":
             return _follow(proc, proc.wait)
         from waqiti_drill.suite.estimates import load

@@ -52,6 +52,12 @@ _events: Events | None = None
 _numbers: dict[str, int] = {}  # nodeid -> scenario number (1-based, in run order)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    from waqiti_drill.faults.lock import adopt_inherited_fd
+
+    adopt_inherited_fd()  # the drill lock's descriptor stays here, out of the servers a heal may restart
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("drill", "Waqiti drill suite")
     group.addoption(PLAN_OPTION, help="collect only: write the selected scenarios and their steps to FILE")
