@@ -108,3 +108,11 @@ def test_the_lock_outlives_a_killed_parent_while_its_child_holds_the_descriptor(
 def test_holder_record_round_trip():
     h = Holder(run_id="r", pid=1, user="u", started_at="2026-01-01T00:00:00Z", command="drill chaos x", token="t")
     assert Holder.parse(json.dumps(h.__dict__)) == h and Holder.parse("  \n") is None
+
+
+def test_no_state_directory_is_no_stack_and_nothing_is_created(tmp_path):
+    from waqiti_drill.errors import StateDirError
+
+    with pytest.raises(StateDirError, match="no stack in"):
+        DrillLock(tmp_path / "absent").acquire("r")
+    assert not (tmp_path / "absent").exists()

@@ -92,6 +92,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
     from waqiti_drill.faults.lock import DrillLock, child_env
 
+    if not settings.state_dir.exists():
+        require_healthy(settings)  # no stack at all: refused as an unhealthy target, nothing created
     held = DrillLock(settings.state_dir).acquire(run_id)  # a second drill on this stack is refused here, at once
     if held.note:
         print(f"drill run: note: {held.note}", file=sys.stderr)
