@@ -135,8 +135,9 @@ def _apply_detection(result: ScenarioResult, seen: Observed) -> None:
     t.alert_firing = first.firing_at if first else None
     t.alert_notified = first.notified_at if first else None
     t.healthy = utc_iso(seen.healthy_at)
-    if result.fault is None and seen.first_fault is not None:
-        result.fault = seen.first_fault
+    # A drill the checker did not measure (no client load: a disk filled, connections held) claims no RTO or RPO,
+    # so its fault stays out of `fault` (which would make them NOT MEASURED); its instant still anchors the
+    # timeline, and the detection table names it.
     if t.fault_injected is None:
         starts = [d.condition_at for d in seen.detections]
         t.fault_injected = seen.first_fault.injected_at if seen.first_fault else (min(starts) if starts else None)
