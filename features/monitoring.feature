@@ -46,7 +46,7 @@ Feature: Monitoring detects each critical failure within its alert's window
   @backup_failure @object_store_outage @spec_alert @destructive
   Scenario: A backup that fails is detected at once
     When the object store is stopped
-    And an incremental backup attempted for 20 seconds fails
+    And an incremental backup attempted for 10 seconds fails
     Then the alert "BackupFailed" is notified within its budget
     When the drill heals the platform
     And an incremental backup succeeds
