@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium)
+APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium awscli)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

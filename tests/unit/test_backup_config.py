@@ -36,6 +36,10 @@ def make_secrets(**overrides: str) -> Secrets:
         rewind_password="rewind-pw",
         patroni_rest_password="rest-pw",
         s3_kek_hex=KEK,
+        dr_s3_access_key="WQDRACCESSKEY",
+        dr_s3_secret_key="dr-s3-secret-value",
+        dr_s3_kek_hex=KEK[::-1],
+        redis_backup_key=KEK,
     )
     values.update(overrides)
     return Secrets(**values)
