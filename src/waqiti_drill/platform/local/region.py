@@ -44,7 +44,9 @@ def regions_dir(settings: Settings) -> Path:
 def backup_settings(settings: Settings) -> Settings:
     """The settings the backup region's parts run with (pure)."""
     state = regions_dir(settings) / settings.region.backup
-    return dataclasses.replace(settings, state_dir=state, ports=settings.ports.swapped())
+    # The backup region has no backup region of its own: no repo2, no sync, no second endpoint.
+    region = dataclasses.replace(settings.region, enabled=False)
+    return dataclasses.replace(settings, state_dir=state, ports=settings.ports.swapped(), region=region)
 
 
 def backup_addresses(settings: Settings) -> list[str]:

@@ -109,8 +109,11 @@ class LocalPlatform(LocalFaults, LocalRegions):
         ensure_tls(ctx.state_dir, ctx.user, [*ctx.net.addresses(), *extra], names)
         already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
         if not already:
-            self._check_all_ports_free(etcd, haproxy, redis, store, patroni,
-                                       *[p for p in self._global_parts()[:2] if p is not None])
+            director, backup_store, _sync = self._global_parts()
+            global_parts = [] if director is None or backup_store is None else [
+                part for part, running in ((director, self.supervisor.pid_of("endpoint")),
+                                           (backup_store, backup_store.running())) if not running]
+            self._check_all_ports_free(etcd, haproxy, redis, store, patroni, *global_parts)
         try:
             self._ensure_network()
             MemberDisks(self.settings, self.user).ensure()
