@@ -159,9 +159,9 @@ def test_region_loss_fails_over_to_the_backup_region_and_back(stack):
     with Writers(platform, f"region-{time.time_ns()}") as w:
         wait_for(lambda: len(w.pg_acked) > 100 and len(w.redis_acked) > 100, 60, "writes to both services")
         redis_backup = platform.backup_redis()
-        platform.archive_wal()
+        archived_at = time.time()
+        platform.archive_wal()  # every write acknowledged before it is in an archived WAL segment
         synced = platform.replicate_now()
-        replicated_at = time.time()
         wait_for(lambda: len(w.pg_acked) > 300, 60, "more writes after the sync")
         try:
             lost_at = time.time()
@@ -184,7 +184,7 @@ def test_region_loss_fails_over_to_the_backup_region_and_back(stack):
             rows, keys = w.present(platform)
             pg_acked, redis_acked = w.pg_acked.copy(), w.redis_acked.copy()  # the writers go on meanwhile
             pg_lost = {n for n, t in pg_acked.items() if t < lost_at} - rows
-            assert not {n for n in pg_lost if pg_acked[n] < replicated_at - 1}, "what was replicated survives"
+            assert not {n for n in pg_lost if pg_acked[n] < archived_at}, "what was archived and replicated survives"
             redis_lost = {k for k, t in redis_acked.items() if t < lost_at} - keys
             assert not {k for k in redis_lost if redis_acked[k] < _epoch(redis_backup.start) - 1}
             print(f"lost in the region loss: {len(pg_lost)} PostgreSQL rows, {len(redis_lost)} Redis keys")

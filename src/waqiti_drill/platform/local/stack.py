@@ -191,13 +191,14 @@ class LocalPlatform(LocalFaults, LocalRegions):
         patroni.wait_healthy(self.settings.targets.rto_seconds if lost else 150)
         primary = patroni.primary()
         ensure_app_role_and_database(ctx, primary)
+        if backup_store is not None:
+            backup_store.wait_ready(60)  # repo2, when configured, is in it
         repo.stanza_create(primary)
         repo.check(primary)
         self.endpoints().wait_ready(30)
         if lost:
             siteloss.clear(self.settings)
-        if backup_store is not None and sync is not None:
-            backup_store.wait_ready(60)
+        if sync is not None:
             sync.start()
 
     def _global_parts(self) -> tuple[Director | None, ObjectStore | None, RegionSync | None]:
