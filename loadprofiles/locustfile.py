@@ -27,7 +27,7 @@ from typing import Any
 import gevent
 from locust import LoadTestShape, User, constant, events, task
 from locust.env import Environment
-from locust.runners import MasterRunner
+from locust.runners import LocalRunner, MasterRunner
 
 from waqiti_drill.workload import ledger, redis_ops
 from waqiti_drill.workload.ops import Report, perform
@@ -67,6 +67,7 @@ class Run:
     owners: dict[int, str] = {}
     users = itertools.count(1)
     tids = itertools.count(1)
+    stop_watched = False  # a greenlet of this process watches the stop file (local runner)
 
 
 def report(environment: Environment) -> Report:
@@ -87,6 +88,22 @@ def on_init(environment: Environment, **_kw: object) -> None:
         finally:
             client.close()
     Run.recorder = Recorder(Path(TARGETS.history_dir), PROCESS)  # its file appearing tells the harness: ready
+    if isinstance(environment.runner, LocalRunner):
+        Run.stop_watched = True
+        gevent.spawn(_stop_when_asked, environment)
+
+
+def _stop_when_asked(environment: Environment) -> None:
+    """The harness asks for the end by creating the stop file; seen within 50 ms here, instead of at the
+    shape's next one-second tick (twice: once to ramp down, once to end). runner.stop() from this greenlet
+    stops the shape first, then every user gracefully (each completes or records its operation, within
+    --stop-timeout), and quit() then ends the run as a finished shape would."""
+    while not STOP_FILE.exists():
+        gevent.sleep(0.05)
+    runner = environment.runner
+    assert runner is not None
+    runner.stop()
+    runner.quit()
 
 
 @events.quitting.add_listener
@@ -254,7 +271,8 @@ class DrillShape(LoadTestShape):
     abstract = False
 
     def tick(self) -> tuple[int, float] | None:
-        current = None if STOP_FILE.exists() else _profile.tick(self.get_run_time())
+        stopping = STOP_FILE.exists() and not Run.stop_watched  # a local runner's watcher stops it sooner
+        current = None if stopping else _profile.tick(self.get_run_time())
         if current is None and self.runner is not None and self.runner.user_count > 0:
             # Ramp down to zero first: Locust lets users finish the operation they are in (stop_timeout)
             # when it ramps down, whereas ending the shape kills them mid-operation.

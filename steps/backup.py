@@ -3,7 +3,6 @@ history (which transfers the clients saw acknowledged, and when) rather than by 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
@@ -14,8 +13,9 @@ from pytest_bdd import given, parsers, then, when
 from waqiti_drill.checker.pitr import judge_point_in_time
 from waqiti_drill.faults import actions
 from waqiti_drill.platform.base import BackupInfo, RestoreInfo
-from waqiti_drill.results import BackupUsed, utc_iso
+from waqiti_drill.results import BackupUsed
 from waqiti_drill.suite.drill import ScenarioDrill
+from waqiti_drill.timefmt import parse_utc, utc_iso
 from waqiti_drill.waiting import wait_until
 from waqiti_drill.workload import ledger
 
@@ -27,10 +27,6 @@ def _used(drill: ScenarioDrill, info: BackupInfo) -> BackupInfo:
         drill.backups.append(BackupUsed(label=info.label, type=info.type, wal_start=info.wal_start,
                                         wal_stop=info.wal_stop, stop=info.stop))
     return info
-
-
-def _epoch(iso: str) -> float:
-    return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _tids(kwargs: dict[str, object], run_id: str) -> set[int]:
@@ -89,15 +85,15 @@ def depends_on_full(drill: ScenarioDrill, backup: BackupInfo) -> None:
 @given(parsers.parse("the load has made {count:d} more acknowledged writes"))
 @when(parsers.parse("the load has made {count:d} more acknowledged writes"))
 def more_writes(drill: ScenarioDrill, count: int) -> None:
-    base = acknowledged_writes(drill)[1]
-    wait_until(lambda: (acknowledged_writes(drill)[1] >= base + count, acknowledged_writes(drill)[1]), 120.0,
-               f"{count} more acknowledged writes than {base} (Locust's locust_stats.csv)", interval=0.5)
+    base = acknowledged_writes(drill)
+    wait_until(lambda: (acknowledged_writes(drill) >= base + count, acknowledged_writes(drill)), 120.0,
+               f"{count} more acknowledged writes than {base} in the history", interval=0.2)
 
 
 @when("a target time is taken", target_fixture="target_time")
 def target_taken(drill: ScenarioDrill) -> float:
     target = time.time()
-    drill.measurements["pitr_target"] = utc_iso(target) or ""
+    drill.measurements["pitr_target"] = utc_iso(target)
     return target
 
 
@@ -126,8 +122,8 @@ def _copy_tids(drill: ScenarioDrill, restore: RestoreInfo) -> set[int]:
 @then("the copy holds every transfer acknowledged before the backup began and none invoked after it ended")
 def copy_matches_backup(drill: ScenarioDrill, restore: RestoreInfo) -> None:
     present = _copy_tids(drill, restore)
-    before = judge_point_in_time(drill.history_dir, present, _epoch(restore.backup.start))
-    after = judge_point_in_time(drill.history_dir, present, _epoch(restore.backup.stop) + 1.0)
+    before = judge_point_in_time(drill.history_dir, present, parse_utc(restore.backup.start))
+    after = judge_point_in_time(drill.history_dir, present, parse_utc(restore.backup.stop) + 1.0)
     drill.measurements.update(restored_transfers=len(present), acknowledged_before_backup=before.acked_before)
     assert before.acked_before > 0, "no transfer was acknowledged before the backup began: nothing was tested"
     assert not before.missing_before, before.problems()
@@ -252,8 +248,8 @@ def rebuilt(drill: ScenarioDrill, seconds: float) -> None:
 @then("the restore mode measured the data lost")
 def restore_mode(drill: ScenarioDrill) -> None:
     result = drill.require_check()
-    assert result["mode"] == "restore", result["mode"]
-    pg = result["services"]["postgres"]
-    drill.measurements.update(lost_after_last_archived_wal=pg["lost"], acknowledged=pg["acked_writes"])
-    balance = pg.get("balance_total")
-    assert balance and balance["value"] == balance["expected"], f"balances not conserved: {balance}"
+    assert result.mode == "restore", result.mode
+    pg = result.services["postgres"]
+    drill.measurements.update(lost_after_last_archived_wal=pg.lost, acknowledged=pg.acked_writes)
+    balance = pg.balance_total
+    assert balance is not None and balance.value == balance.expected, f"balances not conserved: {balance}"

@@ -6,13 +6,12 @@ result); a fault step returns what it did as the `fault` fixture (target_fixture
 
 from __future__ import annotations
 
-import csv
+import time
 from typing import Any
 
 from pytest_bdd import given, parsers, then, when
 
 from waqiti_drill.faults import health, probes
-from waqiti_drill.history import WRITE_FUNCTIONS
 from waqiti_drill.suite.drill import ScenarioDrill
 from waqiti_drill.waiting import wait_until
 
@@ -24,23 +23,19 @@ def platform_is_healthy(drill: ScenarioDrill) -> None:
     health.wait_healthy(drill.platform, 120.0)
 
 
-def acknowledged_writes(drill: ScenarioDrill) -> tuple[bool, int]:
-    """Writes Locust counted as successful so far (its stats CSV, rewritten every couple of seconds)."""
-    try:
-        with open(drill.directory / "locust_stats.csv", newline="") as fh:
-            rows = [r for r in csv.DictReader(fh) if r.get("Name") in WRITE_FUNCTIONS]
-    except OSError:
-        return False, 0
-    ok = sum(int(r["Request Count"]) - int(r["Failure Count"]) for r in rows)
-    return ok >= STEADY_WRITES, ok
+def acknowledged_writes(drill: ScenarioDrill) -> int:
+    """Writes the clients saw acknowledged so far, from the history (the checker's own parser)."""
+    return drill.live().acked
 
 
 @given(parsers.parse('the {kind} load "{profile}" is running'))
 def load_is_running(drill: ScenarioDrill, kind: str, profile: str) -> None:
     """Locust (its own process) runs the named load; the step returns once writes are being acknowledged."""
+    started = time.monotonic()
     drill.start_load(kind, profile)
-    wait_until(lambda: acknowledged_writes(drill), 60.0, f"the {kind} load to have {STEADY_WRITES} acknowledged "
-               "writes (Locust's locust_stats.csv)", interval=0.5)
+    wait_until(lambda: (acknowledged_writes(drill) >= STEADY_WRITES, acknowledged_writes(drill)), 60.0,
+               f"the {kind} load to have {STEADY_WRITES} acknowledged writes in its history", interval=0.1)
+    drill.measurements["harness: steady_load_seconds"] = round(time.monotonic() - started, 3)
 
 
 @when("the drill heals the platform")
@@ -60,8 +55,8 @@ def writes_resume(drill: ScenarioDrill, seconds: float) -> None:
 def rto_within_target(drill: ScenarioDrill) -> None:
     result = drill.require_check()
     target = drill.settings.targets.rto_seconds
-    rto = result["rto_seconds"]
-    assert rto is not None, f"RTO: writes never recovered after the fault ({'; '.join(result['problems'])})"
+    rto = result.rto_seconds
+    assert rto is not None, f"RTO: writes never recovered after the fault ({'; '.join(result.problems)})"
     assert rto <= target, f"RTO {rto:.1f}s > target {target:g}s"
 
 
@@ -69,13 +64,12 @@ def rto_within_target(drill: ScenarioDrill) -> None:
 def rpo_within_target(drill: ScenarioDrill) -> None:
     result = drill.require_check()
     target = drill.settings.targets.rpo_seconds
-    assert result["rpo_seconds"] <= target, f"RPO {result['rpo_seconds']:.1f}s > target {target:g}s"
+    assert result.rpo_seconds <= target, f"RPO {result.rpo_seconds:.1f}s > target {target:g}s"
 
 
 @then(parsers.parse("the measured RTO is at most {seconds:g} seconds"))
 def rto_at_most(drill: ScenarioDrill, seconds: float) -> None:
-    result = drill.require_check()
-    rto = result["rto_seconds"]
+    rto = drill.require_check().rto_seconds
     assert rto is not None and rto <= seconds, f"RTO {rto}s, expected at most {seconds:g}s"
 
 
@@ -83,17 +77,17 @@ def rto_at_most(drill: ScenarioDrill, seconds: float) -> None:
 def nothing_lost(drill: ScenarioDrill) -> None:
     """Zero lost acknowledged writes, out of a non-zero number: a drill that acknowledged nothing proves nothing."""
     result = drill.require_check()
-    assert result["acked_writes"] > 0, "no write was acknowledged during the drill: nothing was tested"
-    lost = {name: s["lost"] for name, s in result["services"].items() if s["lost"]}
-    assert not lost, f"{result['lost_writes']} acknowledged write(s) lost: {lost}"
-    unexpected = {name: s["unexpected"] for name, s in result["services"].items() if s["unexpected"]}
+    assert result.acked_writes > 0, "no write was acknowledged during the drill: nothing was tested"
+    lost = {name: s.lost for name, s in result.services.items() if s.lost}
+    assert not lost, f"{result.lost_writes} acknowledged write(s) lost: {lost}"
+    unexpected = {name: s.unexpected for name, s in result.services.items() if s.unexpected}
     assert not unexpected, f"data present that was never acknowledged or invoked: {unexpected}"
 
 
 @then("the checker passes the drill")
 def checker_passes(drill: ScenarioDrill) -> None:
     result = drill.require_check()
-    assert result["passed"], "checker: " + "; ".join(result["problems"])
+    assert result.passed, "checker: " + "; ".join(result.problems)
 
 
 @then("the platform is healthy again")

@@ -101,11 +101,12 @@ def every_shard(drill: ScenarioDrill) -> None:
     """Per shard, not per cluster: the checker's shards are the slot owners the clients were routed to."""
     result = drill.require_check()
     target = drill.settings.targets.rto_seconds
-    shards = result["services"]["redis"]["shards"]
+    redis = result.services.get("redis")
+    shards = redis.shards if redis is not None else {}
     assert shards, "no Redis shard saw a write"
-    slow = {s: v["rto_seconds"] for s, v in shards.items() if v["rto_seconds"] is None or v["rto_seconds"] > target}
+    slow = {s: v.rto_seconds for s, v in shards.items() if v.rto_seconds is None or v.rto_seconds > target}
     assert not slow, f"shards over the RTO target {target:g}s (None: never recovered): {slow}"
-    lost = {s: v["lost"] for s, v in shards.items() if v["lost"]}
+    lost = {s: v.lost for s, v in shards.items() if v.lost}
     assert not lost, f"acknowledged writes lost per shard: {lost}"
 
 

@@ -1,7 +1,7 @@
 """Lays out whole run directories (the shape `drill run` writes, see waqiti_drill.results) for report tests.
 
-`result_from_check` is the glue from a real checker result to a ScenarioResult; the integration test uses
-it on a recorded load + chaos run until `drill run` writes results.json itself.
+`result_from_check` turns a real checker result into a ScenarioResult the way `drill run` does; the evidence
+integration test uses it on a recorded `drill load` + `drill chaos` run.
 """
 
 from __future__ import annotations
@@ -9,23 +9,20 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
 
 from tests.histories import FAULT_WALL, HistoryBuilder
-from waqiti_drill.checker import check
+from waqiti_drill.checker import CheckResult, check, write_check
 from waqiti_drill.config import Targets
 from waqiti_drill.history import iter_records
 from waqiti_drill.results import (
     BackupUsed,
-    FaultInfo,
     Paths,
     RunManifest,
     ScenarioResult,
-    Timeline,
     write_manifest,
     write_results,
 )
-from waqiti_drill.results import Targets as ResultTargets
+from waqiti_drill.suite.records import Observed, build_result
 
 TARGETS = Targets()
 
@@ -35,38 +32,30 @@ def manifest(run_id: str, started_at: str = "2025-11-25T17:59:00.000Z") -> RunMa
                        operator="sre-on-call", platform="local", command=["drill", "run", "--tags", "nightly"],
                        tags="nightly", components={"postgresql": "15.18", "patroni": "4.1.5", "redis": "7.0.15",
                                                    "pgbackrest": "2.45", "etcd": "3.4.23"},
-                       config_sha256="ab" * 32, targets=ResultTargets(900.0, 3600.0))
+                       config_sha256="ab" * 32, targets=Targets(900.0, 3600.0))
 
 
-def _data_validated(history: Path) -> str | None:
-    from waqiti_drill.results import utc_iso
-
+def _data_validated(history: Path) -> float | None:
     done = [r["wall"] for r in iter_records(sorted(history.glob("*.jsonl"))) if r["kind"] == "final_done"]
-    return utc_iso(max(done)) if done else None
+    return max(done) if done else None
 
 
-def result_from_check(run_dir: Path, scenario_dir: Path, result: dict[str, Any], *, feature: str, scenario: str,
+def result_from_check(run_dir: Path, scenario_dir: Path, result: CheckResult, *, feature: str, scenario: str,
                       tags: list[str], hypothesis: str) -> ScenarioResult:
-    """A ScenarioResult from the checker's dict (check.json is written beside it)."""
+    """A ScenarioResult from a checker result, assembled as `drill run` assembles one (suite.records), with
+    check.json written beside it."""
     rel = scenario_dir.relative_to(run_dir).as_posix()
-    (scenario_dir / "check.json").write_text(json.dumps(result, indent=1))
-    worst = max(result["services"].values(), key=lambda s: s["rto_seconds"] or 0.0)
-    fault = result["fault"]
+    write_check(scenario_dir / "check.json", result)
     journal = scenario_dir / "journal.json"
     stats = sorted(scenario_dir.glob("locust_stats*.csv"))
-    return ScenarioResult(
-        feature=feature, scenario=scenario, tags=tags, status="passed" if result["passed"] else "failed",
-        targets=ResultTargets(**result["targets"]), rto_seconds=result["rto_seconds"],
-        rpo_seconds=result["rpo_seconds"], acked_writes=result["acked_writes"], lost_writes=result["lost_writes"],
-        recovered_writes=sum(s["recovered"] for s in result["services"].values()),
-        fault=FaultInfo(name=fault["name"], target=fault["target"], injected_at=fault["injected_at"]),
-        timeline=Timeline(fault_injected=fault["injected_at"], failure_detected=worst.get("outage_began_at"),
-                          writable_again=worst.get("recovered_at"),
-                          data_validated=_data_validated(scenario_dir / "history")),
-        hypothesis=hypothesis, deviations=list(result["problems"]),
-        paths=Paths(dir=rel, history=f"{rel}/history", journal=f"{rel}/journal.json" if journal.exists() else None,
-                    locust_stats=stats[0].relative_to(run_dir).as_posix() if stats else None,
-                    check=f"{rel}/check.json"))
+    seen = Observed(feature=feature, scenario=scenario, tags=tags, status="passed" if result.passed else "failed",
+                    targets=result.targets, hypothesis=hypothesis,
+                    data_validated=_data_validated(scenario_dir / "history"),
+                    paths=Paths(dir=rel, history=f"{rel}/history",
+                                journal=f"{rel}/journal.json" if journal.exists() else None,
+                                locust_stats=stats[0].relative_to(run_dir).as_posix() if stats else None,
+                                check=f"{rel}/check.json"))
+    return build_result(seen, result)
 
 
 def _failover_history(root: Path) -> Path:
@@ -122,7 +111,7 @@ def make_run(reports: Path, run_id: str = "20251125T175900Z-ab12", started_at: s
     failover.backups = [BackupUsed(label="20251125-175000F", type="full", wal_start="000000010000000000000003",
                                    wal_stop="000000010000000000000004", stop="2025-11-25T17:50:05Z")]
     deployment = ScenarioResult(feature="deployment", scenario="The stack conforms to the spec",
-                                tags=["nightly"], status="passed", targets=ResultTargets(900.0, 3600.0),
+                                tags=["nightly"], status="passed", targets=Targets(900.0, 3600.0),
                                 hypothesis="Every value in the spec's Configuration Details is what runs")
     write_manifest(run_dir, manifest(run_id, started_at))
     write_results(run_dir, [failover, deployment])

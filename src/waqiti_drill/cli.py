@@ -14,15 +14,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from waqiti_drill.config import Settings, Targets, load_settings
+from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import DrillError, InvalidConfig
-from waqiti_drill.platform.base import BackupInfo, PlatformStatus, RedisBackupInfo
+from waqiti_drill.platform.base import BackupInfo, Platform, PlatformStatus, RedisBackupInfo
 from waqiti_drill.report.commands import register as register_report_commands
+from waqiti_drill.waiting import timeout_multiplier
 
 
-def _platform(settings: Settings):  # noqa: ANN202 - imported lazily to keep `drill --help` fast
-    from waqiti_drill.platform.local.stack import LocalPlatform
+def _platform(settings: Settings) -> Platform:
+    from waqiti_drill.platform.factory import open_platform  # imported lazily to keep `drill --help` fast
 
-    return LocalPlatform(settings)
+    return open_platform(settings)
 
 
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
@@ -140,8 +142,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
                       rpo_seconds=_seconds("--rpo", args.rpo, settings.targets.rpo_seconds))
     slow = _seconds("--slow", args.slow, 1.0, allow_zero=False)
     result = check(Path(args.history), targets, slow_seconds=slow, mode=args.mode)
-    print(json.dumps(result, indent=2, allow_nan=False) if args.json else render_table(result))
-    return 0 if result["passed"] else 1
+    print(json.dumps(to_json(result), indent=2, allow_nan=False) if args.json else render_table(result))
+    return 0 if result.passed else 1
 
 
 def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
@@ -170,13 +172,12 @@ def cmd_load(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_heal(settings: Settings, args: argparse.Namespace) -> int:
     """Undo every fault a drill left (the ledger, frozen processes, partitions), restart what is down,
     and wait until the platform is healthy again."""
-    from waqiti_drill.faults.controls import DrillLock
-    from waqiti_drill.faults.heal import heal_all
-    from waqiti_drill.faults.ledger import FaultLedger
+    from waqiti_drill.faults.engine import FaultEngine
 
     started = time.monotonic()
-    with DrillLock(settings.state_dir).held():  # a running drill heals itself; never undo its faults under it
-        undone = heal_all(_platform(settings), FaultLedger(settings.state_dir), float(args.timeout))
+    faults = FaultEngine(settings, _platform(settings), args.config or os.environ.get("DRILL_CONFIG"))
+    with faults.safety.lock.held():  # a running drill heals itself; never undo its faults under it
+        undone = faults.heal(float(args.timeout), None)
     for line in undone:
         print(f"undone: {line}")
     print(f"healthy in {time.monotonic() - started:.1f}s ({len(undone)} fault(s) undone)")
@@ -347,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
     try:
         settings = load_settings(args.state_dir, args.config)
+        timeout_multiplier()  # a bad DRILL_TIMEOUT_MULTIPLIER is refused before anything runs
         return COMMANDS[args.command](settings, args)
     except DrillError as exc:
         print(f"drill {args.command}: error: {exc}", file=sys.stderr)

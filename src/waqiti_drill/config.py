@@ -15,7 +15,6 @@ from pathlib import Path
 from waqiti_drill.errors import InvalidConfig
 
 PG_MEMBERS = ("pg1", "pg2", "pg3")
-REDIS_NODES = 6
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,6 @@ from typing import IO, Any, Literal
 import orjson
 
 OpType = Literal["invoke", "ok", "fail", "info"]
-Service = Literal["postgres", "redis"]
 FaultPhase = Literal["inject", "heal"]
 
 # Functions that change data, and so count for RTO and RPO; the rest are reads.
@@ -56,20 +55,6 @@ HISTORY_GLOB = "*.jsonl"
 
 class HistoryError(ValueError):
     """A history file is unusable; the message names the file and line."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    id: str
-    proc: str
-    service: Service
-    shard: str
-    type: OpType
-    f: str
-    wall: float
-    mono: float
-    value: dict[str, Any] = field(default_factory=dict)
-    kind: str = "op"
 
 
 @dataclass(frozen=True)
@@ -102,7 +87,7 @@ class HistoryWriter:
         self._fh: IO[bytes] = open(path, "ab", buffering=buffer_bytes)  # noqa: SIM115
         self.count = 0
 
-    def write(self, record: Operation | FaultRecord | dict[str, Any]) -> None:
+    def write(self, record: FaultRecord | dict[str, Any]) -> None:
         data = record if isinstance(record, dict) else asdict(record)
         self._fh.write(orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE))
         self.count += 1

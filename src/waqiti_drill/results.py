@@ -16,25 +16,18 @@ Paths inside records are relative to the run directory, so a run can be moved or
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from waqiti_drill.config import Targets
+from waqiti_drill.datajson import from_json, to_json
 from waqiti_drill.errors import InvalidConfig
 
 Status = Literal["passed", "failed", "skipped"]
 RESULTS_FILE = "results.json"
 MANIFEST_FILE = "run.json"
-
-
-def utc_iso(epoch: float | None) -> str | None:
-    """ISO 8601 UTC with milliseconds, e.g. 2026-12-01T08:00:00.123Z; None stays None."""
-    if epoch is None:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass
@@ -52,12 +45,6 @@ class Timeline:
     failure_detected: str | None = None  # the first client operation the fault affected
     writable_again: str | None = None  # the first acknowledged write after the outage began
     data_validated: str | None = None  # the final read-back finished
-
-
-@dataclass
-class Targets:
-    rto_seconds: float
-    rpo_seconds: float
 
 
 @dataclass
@@ -101,6 +88,7 @@ class ScenarioResult:
     paths: Paths = field(default_factory=Paths)
     started_at: str | None = None
     duration_seconds: float | None = None
+    timeout_multiplier: float | None = None  # DRILL_TIMEOUT_MULTIPLIER: the scenario's wait bounds were this times
 
 
 @dataclass
@@ -115,10 +103,7 @@ class RunManifest:
     components: dict[str, str]  # component -> version, read from the binaries and servers
     config_sha256: str  # of the effective configuration, secrets left out
     targets: Targets
-
-
-def to_json(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+    timeout_multiplier: float | None = None  # DRILL_TIMEOUT_MULTIPLIER in force (None: not recorded, older runs)
 
 
 def write_results(run_dir: Path, results: list[ScenarioResult]) -> Path:
@@ -133,7 +118,7 @@ def write_manifest(run_dir: Path, manifest: RunManifest) -> Path:
     return path
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> Any:  # noqa: ANN401
     if not path.is_file():
         raise InvalidConfig(f"{path}: no such file (is this a drill run directory?)")
     try:
@@ -142,36 +127,14 @@ def _read_json(path: Path) -> Any:
         raise InvalidConfig(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
 
 
-def _build(cls: type, data: Any, where: str) -> Any:
-    """A dataclass from its asdict() form; unknown or missing fields are one InvalidConfig naming `where`."""
-    if not isinstance(data, dict):
-        raise InvalidConfig(f"{where}: expected an object, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise InvalidConfig(f"{where}: unknown field(s) {', '.join(unknown)}")
-    nested = {"fault": FaultInfo, "timeline": Timeline, "targets": Targets, "paths": Paths}
-    kwargs = {}
-    for key, value in data.items():
-        if key in nested and value is not None:
-            value = _build(nested[key], value, f"{where}.{key}")
-        elif key == "backups":
-            value = [_build(BackupUsed, b, f"{where}.backups[{i}]") for i, b in enumerate(value or [])]
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise InvalidConfig(f"{where}: {exc}") from None
-
-
 def read_results(run_dir: Path) -> list[ScenarioResult]:
     path = run_dir / RESULTS_FILE
     data = _read_json(path)
     if not isinstance(data, list):
         raise InvalidConfig(f"{path}: expected a list of scenario results")
-    return [_build(ScenarioResult, item, f"{path}[{i}]") for i, item in enumerate(data)]
+    return [from_json(ScenarioResult, item, f"{path}[{i}]") for i, item in enumerate(data)]
 
 
 def read_manifest(run_dir: Path) -> RunManifest:
     path = run_dir / MANIFEST_FILE
-    return _build(RunManifest, _read_json(path), str(path))
+    return from_json(RunManifest, _read_json(path), str(path))

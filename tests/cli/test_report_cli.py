@@ -178,9 +178,14 @@ def test_trend_prints_a_table(tmp_path, env):
 def test_a_check_json_that_is_not_a_checker_result_is_named(tmp_path, env):
     run_dir = make_run(tmp_path / "reports")
     check = run_dir / "scenarios" / "primary_freeze" / "check.json"
-    check.write_text('{"services": 3}\n')
+    good = json.loads(check.read_text())
+    check.write_text(json.dumps({**good, "services": 3}) + "\n")
     done = drill("report", str(run_dir), env=env)
-    assert done.returncode == 2 and f"{check}: not a checker result" in done.stderr
+    assert done.returncode == 2 and f"{check}.services: expected an object, got int" in done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    check.write_text('{"services": {}}\n')
+    done = drill("report", str(run_dir), env=env)
+    assert done.returncode == 2 and f"{check}: missing field(s) history, files" in done.stderr
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
 
 

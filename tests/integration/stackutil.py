@@ -52,3 +52,30 @@ def new_state_dir(prefix: str) -> Path:
     base = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     base.chmod(0o755)
     return base
+
+
+def faults_configuration(stack: StackUnderTest, platform, run_dir: Path | None) -> dict:  # noqa: ANN001
+    """The chaostoolkit configuration that points the real actions at the test's stack and run directory, with
+    `platform` adopted as the one they act on (as a drill adopts its own)."""
+    from waqiti_drill.faults import context
+
+    config = str(stack.config)
+    context.adopt(stack.settings, config, platform)
+    return context.configuration_for(stack.settings, config, run_dir)
+
+
+class AckedWrites:
+    """Waits on the clients' acknowledged writes in a run's history (the checker's parser, read as it grows),
+    instead of sleeping a fixed time and hoping the load made some."""
+
+    def __init__(self, history_dir: Path) -> None:
+        from waqiti_drill.checker.load import HistoryTail
+
+        self.tail = HistoryTail(history_dir)
+
+    def wait_more(self, count: int, timeout: float = 60.0) -> int:
+        from waqiti_drill.waiting import wait_until
+
+        base = self.tail.poll().acked
+        return wait_until(lambda: ((n := self.tail.poll().acked) >= base + count, n), timeout,
+                          f"{count} more acknowledged writes than {base} in the history", interval=0.1)

@@ -83,13 +83,12 @@ def test_a_full_primary_disk_fails_writes_fills_nothing_else_and_heals(stack):
             seen.append({"at_s": round(t, 2), "outcome": outcome})
         time.sleep(0.5)
     roles_during = {m.name: (m.role, m.state) for m in platform.postgres_members()}
-    # The machine's filesystem did not fill: the image was allocated at `up`, the filler lives inside it.
+    # The machine's filesystem did not fill: the image was allocated at `up`, the filler lives inside it, so
+    # the image takes exactly the blocks it took before. (The free space of / is no evidence either way: it
+    # is shared with whatever else runs on the machine, and other stacks made 3.7 GB of disks during one run
+    # of this test. It is printed for the record.)
     assert image.stat().st_blocks == image_blocks
-    # / is shared with whatever else runs on the machine (other stacks lost or gained 250-800 MB in the
-    # seconds of this test), so only a loss is counted, against half of what was written; the exact check
-    # is the image's allocation above.
     root_delta = root_free - shutil.disk_usage("/").free
-    assert root_delta < written // 2, f"/ lost {root_delta} bytes while {written} were filled"
 
     errors = [s["outcome"] for s in seen if not str(s["outcome"]).startswith("ok")]
     failed_over = roles_during.get(old.name, ("", ""))[0] != "primary"

@@ -24,8 +24,13 @@ import pytest
 from tests.browser import CHROMIUM, check_drawn_page, dump_dom, screenshot
 from tests.integration.stackutil import DRILL, StackUnderTest, new_state_dir, shifted_ports_toml
 from tests.rundirs import result_from_check
+from waqiti_drill.checker import CheckResult
+from waqiti_drill.checker.load import HistoryTail
+from waqiti_drill.datajson import from_json
 from waqiti_drill.report.redact import known_secrets, scan_paths
-from waqiti_drill.results import RunManifest, Targets, utc_iso, write_manifest, write_results
+from waqiti_drill.results import RunManifest, Targets, write_manifest, write_results
+from waqiti_drill.timefmt import utc_iso
+from waqiti_drill.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -109,7 +114,8 @@ def _record_drill(sut: StackUnderTest, run_dir: Path) -> tuple[Path, list[subpro
                              "--services", "postgres,redis", "--run-dir", str(scenario_dir)], env=sut.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        time.sleep(8)  # steady load before the fault, as a drill has
+        tail = HistoryTail(scenario_dir / "history")  # steady load before the fault, as a drill has
+        wait_until(lambda: (tail.poll().acked >= 300, tail.counts().acked), 60.0, "300 acknowledged writes")
         chaos = sut.drill("chaos", str(ROOT / "scenarios" / "primary_freeze.yaml"), "--run-dir", str(scenario_dir),
                           timeout=600)
         out, err = load.communicate(timeout=300)
@@ -126,14 +132,15 @@ def _record_drill(sut: StackUnderTest, run_dir: Path) -> tuple[Path, list[subpro
 
 
 def _lay_out_run(sut: StackUnderTest, run_dir: Path, scenario_dir: Path, check_json: str, started: float) -> None:
-    """The glue `drill run` will replace: results.json and run.json around the recorded scenario."""
-    result = result_from_check(run_dir, scenario_dir, json.loads(check_json), feature="failover",
+    """results.json and run.json around the recorded scenario, assembled as `drill run` assembles them."""
+    checked = from_json(CheckResult, json.loads(check_json), "drill check --json")
+    result = result_from_check(run_dir, scenario_dir, checked, feature="failover",
                                scenario="Primary freeze under steady ledger load", tags=["nightly", "primary_freeze"],
                                hypothesis="A 5 s freeze of the primary stalls writes; they resume on the same primary "
                                           "within the RTO and no acknowledged write is lost")
     write_results(run_dir, [result])
     write_manifest(run_dir, RunManifest(
-        run_id=run_dir.name, started_at=utc_iso(started) or "", finished_at=utc_iso(time.time()),
+        run_id=run_dir.name, started_at=utc_iso(started), finished_at=utc_iso(time.time()),
         operator=os.environ.get("USER", "ci"), platform="local", command=["drill", "load", "+", "drill", "chaos"],
         tags=None, components=_components(), config_sha256=hashlib.sha256(sut.config.read_bytes()).hexdigest(),
         targets=Targets(900.0, 3600.0)))

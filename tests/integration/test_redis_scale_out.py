@@ -12,9 +12,10 @@ import time
 
 import pytest
 
+from tests.integration.stackutil import AckedWrites, faults_configuration
 from waqiti_drill.checker import check
 from waqiti_drill.config import Targets
-from waqiti_drill.faults import health
+from waqiti_drill.faults import actions, health
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, slot_counts
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
@@ -24,41 +25,42 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 def test_a_master_added_and_removed_under_load_loses_nothing(stack, tmp_path):
     platform = stack.platform()
+    configuration = faults_configuration(stack, platform, tmp_path)
     with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("redis",))) as session:
-        time.sleep(3)
-        fault = session.record_fault("add_redis_master", "redis", "inject")
-        added = platform.add_redis_master()
+        writes = AckedWrites(session.history_dir)
+        writes.wait_more(200)
+        joined = time.monotonic()
+        added = actions.add_redis_master(configuration=configuration)["added"]  # the real action: ledger, record
         grown = time.monotonic()
         counts = slot_counts(platform.redis_status())
         assert len(counts) == 4 and sum(counts.values()) == TOTAL_SLOTS, counts
         assert len(platform.redis_status().nodes) == 8, "the new master came with a replica"
         assert abs(counts[added] - TOTAL_SLOTS / 4) <= 0.02 * TOTAL_SLOTS / 4, counts
         assert health.problems(platform) != [], "four serving masters is not the spec's cluster"
-        time.sleep(2)
-        platform.remove_added_redis_nodes()
+        writes.wait_more(100)
+        removing = time.monotonic()
+        healed = actions.heal(configuration=configuration)  # the undo from the ledger: slots back, both removed
         shrunk = time.monotonic()
-        session.record_fault("add_redis_master", added, "heal")
-        time.sleep(2)
+        assert "add_redis_master redis" in healed["undone"], healed
+        writes.wait_more(100)
     session.read_back()
     after = slot_counts(platform.redis_status())
     assert added not in {n.address for n in platform.redis_status().nodes}
     assert len(after) == 3 and sum(after.values()) == TOTAL_SLOTS, after
     result = check(session.history_dir, Targets())
-    r = result["services"]["redis"]
-    print(f"scale-out: added and rebalanced in {grown - fault.mono:.1f}s, removed in {shrunk - grown - 2:.1f}s; "
-          f"RTO {r['rto_seconds']:.2f}s, lost {r['lost']} of {r['acked_writes']}")
-    for name, shard in r["shards"].items():
-        print(f"  shard {name}: RTO {shard['rto_seconds']}s, {shard['affected_writes']} affected write(s), "
-              f"outage {shard['outage_began_seconds']}..{shard['recovered_seconds']}s after the fault")
-    assert r["lost"] == 0 and r["unexpected"] == 0 and r["acked_writes"] > 100
+    r = result.services["redis"]
+    print(f"scale-out: added and rebalanced in {grown - joined:.1f}s, removed by the heal in {shrunk - removing:.1f}s; "
+          f"RTO {r.rto_seconds:.2f}s, lost {r.lost} of {r.acked_writes}")
+    for name, shard in r.shards.items():
+        print(f"  shard {name}: RTO {shard.rto_seconds}s, {shard.affected_writes} affected write(s), "
+              f"outage {shard.outage_began_seconds}..{shard.recovered_seconds}s after the fault")
+    assert r.lost == 0 and r.unexpected == 0 and r.acked_writes > 100
     assert health.problems(platform) == []
 
 
 def test_drill_heal_removes_a_master_a_killed_drill_left(stack):
-    from waqiti_drill.faults import actions
-
     platform = stack.platform()
-    configuration = {"drill_state_dir": str(stack.state_dir), "drill_config": str(stack.config), "drill_run_dir": ""}
+    configuration = faults_configuration(stack, platform, None)
     added = actions.add_redis_master(configuration=configuration)["added"]  # and the drill dies here
     result = stack.drill("heal", timeout=600)
     assert result.returncode == 0, result.stderr

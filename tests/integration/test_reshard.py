@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from redis.cluster import key_slot
 
+from tests.integration.stackutil import AckedWrites, faults_configuration
 from waqiti_drill.checker import check
 from waqiti_drill.config import Targets
-from waqiti_drill.faults import health
+from waqiti_drill.faults import actions, health
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
 from waqiti_drill.platform.local.runas import make_dir
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, open_slots, plan_move, slot_counts
@@ -66,31 +66,32 @@ def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances
     before = platform.redis_status()
     move = plan_move(before, None, None, SLOTS)  # the master with most slots -> the one with fewest
     source, target = move.source.address, move.target.address
+    configuration = faults_configuration(stack, platform, tmp_path)
     try:
         with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("redis",))) as session:
-            time.sleep(3)
-            fault = session.record_fault("move_redis_slots", source, "inject", to=target, count=SLOTS)
-            moved = platform.move_slots(source, target, SLOTS)
-            done = session.record_fault("move_redis_slots", source, "heal", to=target, moved=moved)
-            time.sleep(3)
+            writes = AckedWrites(session.history_dir)
+            writes.wait_more(200)
+            moved = actions.move_redis_slots(SLOTS, source, target, configuration=configuration)["moved"]
+            writes.wait_more(200)
         session.read_back()
         after = platform.redis_status()
         result = check(session.history_dir, Targets())
     finally:
         platform.rebalance_redis_slots()  # even when an assertion above fails, the session's stack is left balanced
 
+    fault, done = (r for r in result.faults if r.name == "move_redis_slots")  # the action's inject and heal
     seconds = done.mono - fault.mono
     moved_slots = _slots(before, source) - _slots(after, source)
     hit = _writes_to_moving_slots(session.history_dir, session.run_id, moved_slots, fault.mono, done.mono)
-    r = result["services"]["redis"]
+    r = result.services["redis"]
     print(f"\nreshard: {moved} slots {source} -> {target} under load in {seconds:.1f} s; "
-          f"{r['acked_writes']} acknowledged writes, lost {r['lost']}, unexpected {r['unexpected']}, "
-          f"info {r['info']}, failed {r['failed']}")
+          f"{r.acked_writes} acknowledged writes, lost {r.lost}, unexpected {r.unexpected}, "
+          f"info {r.info}, failed {r.failed}")
     print(f"reshard: {len(hit)} writes acknowledged during the move on keys in the slots being moved, "
           f"slowest {max(hit, default=0.0) * 1000:.0f} ms")
-    for shard, scope in r["shards"].items():
-        print(f"reshard: shard {shard}: RTO {scope['rto_seconds']} s, longest gap "
-              f"{scope['longest_write_gap_seconds']} s, affected writes {scope['affected_writes']}")
+    for shard, scope in r.shards.items():
+        print(f"reshard: shard {shard}: RTO {scope.rto_seconds} s, longest gap "
+              f"{scope.longest_write_gap_seconds} s, affected writes {scope.affected_writes}")
 
     assert moved == SLOTS
     counts_before, counts_after = slot_counts(before), slot_counts(after)
@@ -100,11 +101,11 @@ def test_moving_2000_slots_under_load_loses_no_acknowledged_write_and_rebalances
     assert len(moved_slots) == SLOTS and moved_slots <= _slots(after, target)
     assert len(hit) > 10, "the load kept writing to the slots while they moved (ASK/MOVED followed)"
 
-    assert r["acked_writes"] > 100
-    assert r["lost"] == 0 and r["unexpected"] == 0, r
-    assert len(r["shards"]) == 3
-    assert all(scope["rto_seconds"] is not None for scope in r["shards"].values()), r["shards"]
-    assert result["passed"] is True, result["problems"]
+    assert r.acked_writes > 100
+    assert r.lost == 0 and r.unexpected == 0, r
+    assert len(r.shards) == 3
+    assert all(scope.rto_seconds is not None for scope in r.shards.values()), r.shards
+    assert result.passed is True, result.problems
 
     balanced = slot_counts(platform.redis_status())
     print(f"reshard: after rebalance {balanced}")

@@ -11,17 +11,18 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 import psycopg
 import pytest
 
+from tests.integration.stackutil import AckedWrites, faults_configuration
 from waqiti_drill.checker import check
 from waqiti_drill.checker.pitr import judge_point_in_time
 from waqiti_drill.config import Targets
-from waqiti_drill.faults import health
+from waqiti_drill.faults import actions, health
+from waqiti_drill.faults.ledger import FaultLedger
 from waqiti_drill.platform.local.disks import disks_enabled, image_path
-from waqiti_drill.results import utc_iso
+from waqiti_drill.timefmt import parse_utc, utc_iso
 from waqiti_drill.workload import ledger
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
@@ -38,11 +39,12 @@ def test_point_in_time_restore_holds_exactly_the_writes_acknowledged_before_the_
     platform = stack.platform()
     archived_before = {b.label: b.wal_stop for b in platform.list_backups()}
     with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=4, services=("postgres",))) as session:
-        time.sleep(2)
+        writes = AckedWrites(session.history_dir)
+        writes.wait_more(100)
         backup = platform.backup("full")
-        time.sleep(3)
+        writes.wait_more(200)
         target = time.time()
-        time.sleep(3)
+        writes.wait_more(200)
         platform.archive_wal()  # the WAL holding the target is in the repository
     session.read_back()
     try:
@@ -81,33 +83,31 @@ def test_the_repository_cannot_be_read_without_its_cipher_passphrase(stack):
 def test_site_loss_is_recovered_from_the_object_store_within_the_targets(stack, tmp_path):
     platform = stack.platform()
     spec = LoadSpec(profile="steady", users=4, services=("postgres",))
+    configuration = faults_configuration(stack, platform, tmp_path)
     with LoadSession(platform, tmp_path, spec) as session:
-        time.sleep(2)
+        writes = AckedWrites(session.history_dir)
+        writes.wait_more(100)
         platform.backup("full")
-        time.sleep(5)
-        fault = session.record_fault("destroy_postgres", "cluster", "inject", rpo_mode="restore")
-        platform.destroy_postgres()
+        writes.wait_more(300)
+        actions.destroy_postgres_cluster(configuration=configuration)  # the real action: ledger, record, destroy
         assert platform.postgres_lost()
         if disks_enabled():
             assert not any(image_path(platform.settings, m).exists() for m in ("pg1", "pg2", "pg3"))
         assert any("destroyed" in p for p in platform.status().problems)
-        info = platform.recover_postgres()
-        session.record_fault("destroy_postgres", "cluster", "heal", backup=info.backup.label)
-        time.sleep(3)
+        info = actions.recover_postgres_from_repository(configuration=configuration)
+        writes.wait_more(100)
     session.read_back()
-    assert not platform.postgres_lost()
+    assert not platform.postgres_lost() and FaultLedger(stack.state_dir).active() == []
     result = check(session.history_dir, Targets())
-    pg = result["services"]["postgres"]
-    print(f"site loss: rebuilt in {info.seconds:.1f}s from {info.backup.label}; RTO {pg['rto_seconds']:.1f}s, "
-          f"RPO {pg['rpo_seconds']:.1f}s, {pg['lost']} of {pg['acked_writes']} acknowledged writes lost")
-    assert result["mode"] == "restore"
-    assert 0 < pg["rto_seconds"] <= 900
-    rebuild_began = datetime.fromisoformat(info.started.replace("Z", "+00:00")).timestamp()
-    assert fault.wall + pg["rto_seconds"] > rebuild_began, "no write was acknowledged before the rebuild began"
-    assert pg["rpo_seconds"] <= 3600
-    assert pg["balance_total"]["value"] == pg["balance_total"]["expected"], "no transfer restored in part"
-    assert pg["unexpected"] == 0
-    assert fault.wall < time.time()
+    pg = result.services["postgres"]
+    print(f"site loss: rebuilt in {info['seconds']:.1f}s from {info['backup']}; RTO {pg.rto_seconds:.1f}s, "
+          f"RPO {pg.rpo_seconds:.1f}s, {pg.lost} of {pg.acked_writes} acknowledged writes lost")
+    assert result.mode == "restore" and result.fault.name == "destroy_postgres_cluster"
+    assert pg.rto_seconds is not None and 0 < pg.rto_seconds <= 900
+    assert result.fault.wall + pg.rto_seconds > parse_utc(info["started"]), "a write acknowledged before the rebuild?"
+    assert pg.rpo_seconds <= 3600
+    assert pg.balance_total is not None and pg.balance_total.value == pg.balance_total.expected, "no partial transfer"
+    assert pg.unexpected == 0
     assert health.problems(platform) == []
 
 

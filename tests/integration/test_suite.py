@@ -55,7 +55,7 @@ def test_nightly_runs_and_reports_real_figures(stack, tmp_path):
     assert_scenario_files(run_dir, crash)
 
     redis = scenario(results, "A master is killed")
-    assert redis.fault.name == "kill_redis_node" and 0 < redis.rto_seconds < 900 and redis.lost_writes == 0
+    assert redis.fault.name == "kill_redis_master" and 0 < redis.rto_seconds < 900 and redis.lost_writes == 0
     assert any(k.startswith("redis shard") and k.endswith("rto_seconds") for k in redis.measurements)
 
     restore = scenario(results, "newest backup restores into a separate target")
@@ -63,7 +63,7 @@ def test_nightly_runs_and_reports_real_figures(stack, tmp_path):
     assert restore.measurements["acknowledged_before_backup"] > 0
 
     site = scenario(results, "rebuilt from the object store alone")
-    assert site.fault.name == "destroy_postgres" and site.backups
+    assert site.fault.name == "destroy_postgres_cluster" and site.backups
     assert 0 < site.rto_seconds <= 900 and 0 <= site.rpo_seconds <= 3600 and site.acked_writes > 100
 
     assert (run_dir / "evidence" / "report.html").is_file(), "drill run builds the signed evidence report"

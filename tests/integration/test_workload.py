@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.integration.stackutil import AckedWrites
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
 
@@ -27,7 +27,7 @@ def _final(history: Path) -> list[dict]:
 def test_every_operation_is_recorded_and_read_back(stack, tmp_path):
     platform = stack.platform()
     with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=8)) as session:
-        time.sleep(8)
+        AckedWrites(session.history_dir).wait_more(800)  # every function well past 50 acknowledged
     session.read_back()
     final = _final(session.history_dir)
     ops = _ops(session.history_dir)
@@ -62,7 +62,7 @@ def test_distributed_mode_runs_workers_with_their_own_histories(stack, tmp_path)
     platform = stack.platform()
     spec = LoadSpec(profile="steady", users=6, services=("postgres",), workers=2)
     with LoadSession(platform, tmp_path, spec) as session:
-        time.sleep(6)
+        AckedWrites(session.history_dir).wait_more(300)
     session.read_back()
     files = sorted(p.name.split("-")[1] for p in session.history_dir.glob("ops-*.jsonl"))
     assert files == ["w1", "w2"]

@@ -151,7 +151,7 @@ def test_reads_alone_need_no_final_read(tmp_path):
     h = HistoryBuilder(tmp_path / "run")
     h.fault()
     h.op("balance", -1, -0.9)
-    assert check(h.build(), Targets())["passed"] is True
+    assert check(h.build(), Targets()).passed is True
 
 
 def test_duplicate_tid_names_both_lines(tmp_path):
@@ -208,7 +208,7 @@ def test_one_file_can_be_checked_on_its_own(tmp_path):
     single = tmp_path / "all.jsonl"
     single.write_text("".join(p.read_text() for p in sorted(root.glob("*.jsonl"))))
     result = check(single, Targets())
-    assert result["files"] == [str(single)] and result["operations"] == 2 and result["passed"] is True
+    assert result.files == [str(single)] and result.operations == 2 and result.passed is True
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [

@@ -30,16 +30,16 @@ def test_transfers_lost_recovered_unexpected_and_failed_present(h):
     h.final_transfers([kept["tid"], recovered["tid"], failed_but_there["tid"], after["tid"], 999])
     h.final_done("postgres")
     result = check(h.build(), TARGETS)
-    pg = result["services"]["postgres"]
-    assert {k: pg[k] for k in ("acked_writes", "failed", "info", "lost", "recovered", "unexpected",
+    pg = result.services["postgres"]
+    assert {k: getattr(pg, k) for k in ("acked_writes", "failed", "info", "lost", "recovered", "unexpected",
                                "failed_present")} == {
         "acked_writes": 4, "failed": 2, "info": 2, "lost": 2, "recovered": 1, "unexpected": 1, "failed_present": 1}
     assert lost_old["tid"] != lost_new["tid"]
-    assert pg["rpo_seconds"] == approx(30.0, abs=1e-6)  # back to the oldest lost acknowledgement
-    assert pg["functions"]["transfer"]["lost"] == 2
-    assert (result["acked_writes"], result["lost_writes"]) == (4, 2)
-    assert result["passed"] is False
-    assert result["problems"] == [
+    assert pg.rpo_seconds == approx(30.0, abs=1e-6)  # back to the oldest lost acknowledgement
+    assert pg.functions["transfer"].lost == 2
+    assert (result.acked_writes, result.lost_writes) == (4, 2)
+    assert result.passed is False
+    assert result.problems == [
         "postgres: RPO 30.0s > target 25s (2 acknowledged writes lost)",
         "postgres: 1 transfer(s) present after the final read that were never invoked",
         "postgres: 1 transfer(s) recorded as failed are present after the final read",
@@ -55,16 +55,16 @@ def test_sessions_by_key(h):
     h.final_sessions([a["key"], c["key"], d["key"], "s:ghost:1", "s:ghost:2"])
     h.final_done("redis")
     result = check(h.build(), TARGETS)
-    redis = result["services"]["redis"]
+    redis = result.services["redis"]
     assert b["key"] not in (a["key"], c["key"])
-    assert (redis["acked_writes"], redis["lost"], redis["recovered"], redis["unexpected"], redis["failed_present"]) \
+    assert (redis.acked_writes, redis.lost, redis.recovered, redis.unexpected, redis.failed_present) \
         == (2, 1, 1, 2, 1)
-    assert redis["rpo_seconds"] == approx(5.0, abs=1e-6)
-    assert redis["shards"][SHARD_A]["lost"] == 1 and redis["shards"][SHARD_A]["rpo_seconds"] == approx(5.0)
-    assert redis["shards"][SHARD_B]["recovered"] == 1 and redis["shards"][SHARD_B]["rpo_seconds"] == 0.0
-    assert redis["shards"][SHARD_B]["passed"] is False  # failed-but-present data on it
-    assert redis["functions"]["session"]["unexpected"] == 2
-    assert "redis: 2 session key(s) present after the final read that were never invoked" in result["problems"]
+    assert redis.rpo_seconds == approx(5.0, abs=1e-6)
+    assert redis.shards[SHARD_A].lost == 1 and redis.shards[SHARD_A].rpo_seconds == approx(5.0)
+    assert redis.shards[SHARD_B].recovered == 1 and redis.shards[SHARD_B].rpo_seconds == 0.0
+    assert redis.shards[SHARD_B].passed is False  # failed-but-present data on it
+    assert redis.functions["session"].unexpected == 2
+    assert "redis: 2 session key(s) present after the final read that were never invoked" in result.problems
 
 
 def test_counters_by_value(h):
@@ -85,16 +85,16 @@ def test_counters_by_value(h):
     h.final_counter("c:9", 1)  # never incremented
     h.final_done("redis")
     result = check(h.build(), TARGETS)
-    redis = result["services"]["redis"]
-    incr = redis["functions"]["incr"]
-    assert (incr["acked_writes"], incr["failed"], incr["info"]) == (5, 1, 1)
-    assert (incr["lost"], incr["recovered"], incr["unexpected"]) == (1, 1, 3)
-    assert incr["rpo_seconds"] == approx(4.0, abs=1e-6)
-    assert redis["shards"][SHARD_A]["unexpected"] == 2  # c:3's; c:9 has no shard
-    assert redis["shards"][SHARD_B]["recovered"] == 1
-    assert result["lost_writes"] == 1
+    redis = result.services["redis"]
+    incr = redis.functions["incr"]
+    assert (incr.acked_writes, incr.failed, incr.info) == (5, 1, 1)
+    assert (incr.lost, incr.recovered, incr.unexpected) == (1, 1, 3)
+    assert incr.rpo_seconds == approx(4.0, abs=1e-6)
+    assert redis.shards[SHARD_A].unexpected == 2  # c:3's; c:9 has no shard
+    assert redis.shards[SHARD_B].recovered == 1
+    assert result.lost_writes == 1
     assert "redis: 3 counter increment(s) present after the final read that were never invoked (final values " \
-           "above the ok + info increments)" in result["problems"]
+           "above the ok + info increments)" in result.problems
 
 
 def test_nothing_lost_gives_rpo_zero(h):
@@ -103,7 +103,7 @@ def test_nothing_lost_gives_rpo_zero(h):
     h.final_transfers([v["tid"] for v in done])
     h.final_done("postgres")
     result = check(h.build(), TARGETS)
-    assert result["rpo_seconds"] == 0.0 and result["lost_writes"] == 0 and result["passed"] is True
+    assert result.rpo_seconds == 0.0 and result.lost_writes == 0 and result.passed is True
 
 
 def restore_history(h: HistoryBuilder, **detail: object) -> None:
@@ -121,20 +121,20 @@ def test_restore_mode_measures_back_to_the_newest_kept_write(h):
     restore_history(h)
     root = h.build()
     restored = check(root, Targets(rpo_seconds=3600), mode="restore")
-    assert restored["mode"] == "restore"
-    assert restored["rpo_seconds"] == approx(50.0, abs=1e-6)
-    assert restored["services"]["postgres"]["lost"] == 2
+    assert restored.mode == "restore"
+    assert restored.rpo_seconds == approx(50.0, abs=1e-6)
+    assert restored.services["postgres"].lost == 2
     failover = check(root, Targets(rpo_seconds=3600))
-    assert failover["mode"] == "failover"
-    assert failover["rpo_seconds"] == approx(20.0, abs=1e-6)
+    assert failover.mode == "failover"
+    assert failover.rpo_seconds == approx(20.0, abs=1e-6)
 
 
 def test_restore_mode_from_the_fault_record_and_overridden(h):
     restore_history(h, rpo_mode="restore")
     root = h.build()
-    assert check(root, TARGETS)["mode"] == "restore"
-    assert check(root, TARGETS)["rpo_seconds"] == approx(50.0, abs=1e-6)
-    assert check(root, TARGETS, mode="failover")["rpo_seconds"] == approx(20.0, abs=1e-6)
+    assert check(root, TARGETS).mode == "restore"
+    assert check(root, TARGETS).rpo_seconds == approx(50.0, abs=1e-6)
+    assert check(root, TARGETS, mode="failover").rpo_seconds == approx(20.0, abs=1e-6)
 
 
 def test_restore_mode_with_nothing_kept_goes_back_to_the_first_invoke(h):
@@ -144,8 +144,8 @@ def test_restore_mode_with_nothing_kept_goes_back_to_the_first_invoke(h):
     h.final_transfers([])
     h.final_done("postgres")
     result = check(h.build(), TARGETS)
-    assert result["rpo_seconds"] == approx(70.0, abs=1e-6)
-    assert result["lost_writes"] == 2
+    assert result.rpo_seconds == approx(70.0, abs=1e-6)
+    assert result.lost_writes == 2
 
 
 def test_restore_mode_for_counters_uses_the_newest_result_within_the_final_value(h):
@@ -155,8 +155,8 @@ def test_restore_mode_for_counters_uses_the_newest_result_within_the_final_value
     h.final_counter("c:1", 2)  # the snapshot had the first two increments
     h.final_done("redis")
     result = check(h.build(), Targets(rpo_seconds=3600))
-    assert result["rpo_seconds"] == approx(30.0, abs=1e-6)
-    assert result["services"]["redis"]["lost"] == 2
+    assert result.rpo_seconds == approx(30.0, abs=1e-6)
+    assert result.services["redis"].lost == 2
 
 
 def test_failover_mode_with_loss_after_the_fault_is_clamped_at_zero(h):
@@ -164,8 +164,8 @@ def test_failover_mode_with_loss_after_the_fault_is_clamped_at_zero(h):
     h.op("transfer", 1.0, 1.1)  # acknowledged after the fault instant, then lost
     h.final_transfers([])
     h.final_done("postgres")
-    pg = check(h.build(), TARGETS)["services"]["postgres"]
-    assert pg["lost"] == 1 and pg["rpo_seconds"] == 0.0
+    pg = check(h.build(), TARGETS).services["postgres"]
+    assert pg.lost == 1 and pg.rpo_seconds == 0.0
 
 
 def test_data_read_back_for_a_service_with_no_operations_is_unexpected(h):
@@ -175,10 +175,10 @@ def test_data_read_back_for_a_service_with_no_operations_is_unexpected(h):
     h.final_counter("c:1", 3)
     h.final_done("postgres", "redis")
     result = check(h.build(), TARGETS)
-    redis = result["services"]["redis"]
-    assert (redis["acked_writes"], redis["unexpected"], redis["shards"], redis["passed"]) == (0, 3, {}, False)
-    assert result["passed"] is False
-    assert result["problems"] == ["redis: 3 counter increment(s) present after the final read that were never "
+    redis = result.services["redis"]
+    assert (redis.acked_writes, redis.unexpected, redis.shards, redis.passed) == (0, 3, {}, False)
+    assert result.passed is False
+    assert result.problems == ["redis: 3 counter increment(s) present after the final read that were never "
                                   "invoked (final values above the ok + info increments)"]
 
 
@@ -191,6 +191,7 @@ def test_the_sum_of_balances_must_be_conserved(h, total, passed):
                       "value": total, "expected": 2_000_000})
     h.final_done("postgres")
     result = check(h.build(), TARGETS)
-    assert result["services"]["postgres"]["balance_total"] == {"value": total, "expected": 2_000_000}
-    assert result["passed"] is passed
-    assert any("sum to 1999995, not 2000000" in p for p in result["problems"]) is not passed
+    balance = result.services["postgres"].balance_total
+    assert balance is not None and (balance.value, balance.expected) == (total, 2_000_000)
+    assert result.passed is passed
+    assert any("sum to 1999995, not 2000000" in p for p in result.problems) is not passed

@@ -1,5 +1,5 @@
-"""Pure parts of fault injection: the active-fault ledger, the abort guard's reading of Locust
-statistics, experiment validation and the journal verdict."""
+"""Pure parts of fault injection: the active-fault ledger, experiment validation, the journal verdict and
+the heal's order (the registry's own walk is tests/unit/test_registry.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from waqiti_drill.errors import InvalidConfig, StateDirError
-from waqiti_drill.faults import experiment
-from waqiti_drill.faults.controls import latest_error_ratio
-from waqiti_drill.faults.heal import UNDO
+from waqiti_drill.faults import experiment, registry
 from waqiti_drill.faults.ledger import FaultLedger
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -20,9 +18,9 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 def test_the_ledger_keeps_a_fault_until_it_is_ended(tmp_path):
     ledger = FaultLedger(tmp_path)
     a = ledger.begin("freeze_member", "pg1")
-    b = ledger.begin("kill_redis_node", "127.0.0.1:25501")
+    b = ledger.begin("kill_redis_master", "127.0.0.1:25501")
     assert [(f.kind, f.target) for f in ledger.active()] == [("freeze_member", "pg1"),
-                                                             ("kill_redis_node", "127.0.0.1:25501")]
+                                                             ("kill_redis_master", "127.0.0.1:25501")]
     ledger.end(a.id)
     assert [f.id for f in FaultLedger(tmp_path).active()] == [b.id]  # read back from disk
     ledger.end(b.id)
@@ -35,42 +33,6 @@ def test_a_corrupt_ledger_is_an_error_naming_the_file(tmp_path):
     ledger.path.write_text('[{"id": "x",\n')
     with pytest.raises(StateDirError, match=r"active.json:2: the fault ledger is corrupt"):
         ledger.active()
-
-
-def test_every_fault_an_action_records_has_an_undo():
-    recorded = {"kill_member", "stop_member", "freeze_member", "kill_redis_node", "freeze_redis_node",
-                "stop_object_store", "isolate_member", "kill_dcs", "isolate_dcs", "fill_disk"}
-    assert recorded <= set(UNDO)
-    # resuming frozen processes comes before restarts, which wait for those peers
-    assert UNDO["freeze_member"][0] < UNDO["kill_member"][0]
-
-
-def _stats(tmp_path, rows: list[tuple[float, float]], reads: float = 0.0) -> Path:
-    path = tmp_path / "locust_stats_history.csv"
-    lines = ["Timestamp,User Count,Type,Name,Requests/s,Failures/s"]
-    for i, (rps, fps) in enumerate(rows):
-        lines.append(f"{1000 + i},8,postgres,transfer,{rps},{fps}")
-        lines.append(f"{1000 + i},8,postgres,balance,{reads},0")
-        lines.append(f"{1000 + i},8,,Aggregated,{rps + reads},{fps}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def test_the_abort_guard_reads_the_newest_write_error_ratio(tmp_path):
-    assert latest_error_ratio(_stats(tmp_path, [(100, 0), (40, 30)])) == pytest.approx(0.75)
-    assert latest_error_ratio(_stats(tmp_path, [(0, 5)])) == 1.0
-    assert latest_error_ratio(_stats(tmp_path, [(0, 0)])) is None
-    assert latest_error_ratio(tmp_path / "missing.csv") is None
-
-
-def test_reads_served_by_replicas_do_not_hide_a_write_outage(tmp_path):
-    assert latest_error_ratio(_stats(tmp_path, [(27, 27)], reads=90)) == 1.0
-
-
-def test_without_per_operation_rows_the_aggregated_row_is_used(tmp_path):
-    path = tmp_path / "agg.csv"
-    path.write_text("Timestamp,User Count,Type,Name,Requests/s,Failures/s\n1,8,,Aggregated,10,4\n")
-    assert latest_error_ratio(path) == pytest.approx(0.4)
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
@@ -160,7 +122,7 @@ def test_heal_frees_a_disk_in_the_ledger_before_restarts_and_sweeps_one_a_killed
     assert calls == ["free pg1", "start pg3", "free pg2", "up"]
     assert undone == ["fill_disk pg1", "kill_member pg3", "freed the disk of pg2"]
     assert ledger.active() == []
-    assert UNDO["fill_disk"][0] < UNDO["kill_member"][0]
+    assert registry.get("fill_disk").undo_order < registry.get("kill_member").undo_order
 
 
 def test_every_scenario_passes_chaos_validate():

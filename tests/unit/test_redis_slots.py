@@ -92,23 +92,33 @@ class _FakePlatform:
         return count
 
 
-def test_the_action_records_inject_and_heal_around_the_move_and_keeps_out_of_the_ledger(tmp_path, monkeypatch):
+def _configuration(tmp_path, fake):
+    """The chaostoolkit configuration of a stack whose engine acts on `fake` (a drill adopts its platform so)."""
+    from waqiti_drill.config import Settings
+    from waqiti_drill.faults import context
+
+    settings = Settings(state_dir=tmp_path / "state")
+    context.adopt(settings, None, fake)
+    return context.configuration_for(settings, None, tmp_path)
+
+
+def test_the_action_records_inject_and_heal_around_the_move_and_keeps_out_of_the_ledger(tmp_path):
     from waqiti_drill.faults import actions
+    from waqiti_drill.faults.ledger import FaultLedger
 
     fake = _FakePlatform(SKEWED)
-    monkeypatch.setattr(actions, "platform_of", lambda configuration: fake)
-    monkeypatch.setattr(actions, "ledger_of", lambda configuration: pytest.fail("a reshard is not in the ledger"))
-    done = actions.move_redis_slots(500, configuration={"drill_run_dir": str(tmp_path)})
+    done = actions.move_redis_slots(500, configuration=_configuration(tmp_path, fake))
     assert fake.moves == [("127.0.0.1:7002", "127.0.0.1:7001", 500)]
+    assert FaultLedger(tmp_path / "state").active() == [], "a reshard is not in the ledger"
     assert done["moved"] == 500 and done["to"] == "127.0.0.1:7001" and done["target"] == "127.0.0.1:7002"
     records = [json.loads(line) for line in (tmp_path / "history" / "faults.jsonl").read_text().splitlines()]
     assert [(r["name"], r["phase"]) for r in records] == [("move_redis_slots", "inject"), ("move_redis_slots", "heal")]
 
 
-def test_the_action_refuses_bad_arguments_before_recording_anything(tmp_path, monkeypatch):
+def test_the_action_refuses_bad_arguments_before_recording_anything(tmp_path):
     from waqiti_drill.faults import actions
 
-    monkeypatch.setattr(actions, "platform_of", lambda configuration: _FakePlatform(BALANCED))
     with pytest.raises(InvalidConfig, match="same master"):
-        actions.move_redis_slots(10, "127.0.0.1:7001", "127.0.0.1:7001", configuration={"drill_run_dir": str(tmp_path)})
+        actions.move_redis_slots(10, "127.0.0.1:7001", "127.0.0.1:7001",
+                                 configuration=_configuration(tmp_path, _FakePlatform(BALANCED)))
     assert not (tmp_path / "history").exists()

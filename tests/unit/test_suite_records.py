@@ -11,10 +11,11 @@ from tests.histories import FAULT_WALL, HistoryBuilder
 from waqiti_drill.checker import check
 from waqiti_drill.config import Targets as CheckTargets
 from waqiti_drill.errors import InvalidConfig
-from waqiti_drill.results import Paths, Targets, read_results, to_json, utc_iso
+from waqiti_drill.results import Paths, Targets, read_results, to_json
 from waqiti_drill.suite.conformance import canonical, same
 from waqiti_drill.suite.records import Observed, build_result, one_line, slug, unique_slug
 from waqiti_drill.suite.tags import KNOWN_TAGS, check_expression
+from waqiti_drill.timefmt import utc_iso
 
 
 def seen(status: str = "passed", error: str | None = None) -> Observed:

@@ -1,28 +1,31 @@
 """The checker: pure functions from a run's history files to RTO/RPO results and a pass/fail verdict.
 
-    result = check(Path("runs/2025-11-25T18-00"), Targets())   # plain JSON-able dict
+    result = check(Path("runs/2025-11-25T18-00"), Targets())   # a CheckResult (checker/result.py)
     print(render_table(result))
+    write_check(Path("check.json"), result)                     # read back with CheckResult.read
 
 Nothing here talks to the platform: a history can be checked anywhere, again, long after the run.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import Any
 
 from waqiti_drill.checker.load import READ, Fault, History, load
 from waqiti_drill.checker.report import render_table
+from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.checker.rpo import MODES, judge
 from waqiti_drill.checker.verdict import assess
 from waqiti_drill.config import Targets
+from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import InvalidConfig, InvalidHistory
 
-__all__ = ["MODES", "check", "render_table"]
+__all__ = ["MODES", "CheckResult", "check", "render_table", "write_check"]
 
 
-def check(path: Path | str, targets: Targets, slow_seconds: float = 1.0, mode: str | None = None) -> dict[str, Any]:
+def check(path: Path | str, targets: Targets, slow_seconds: float = 1.0, mode: str | None = None) -> CheckResult:
     """Check one history (a run directory of *.jsonl files, or one file) against the targets.
 
     `mode` is how RPO is measured: "failover" (data lost by a failover) or "restore" (data lost by a
@@ -40,6 +43,11 @@ def check(path: Path | str, targets: Targets, slow_seconds: float = 1.0, mode: s
     require_final_read(history)
     chosen = mode or _mode_of(fault)
     return assess(history, fault, judge(history, fault.mono), targets, float(slow_seconds), chosen)
+
+
+def write_check(path: Path, result: CheckResult) -> Path:
+    path.write_text(json.dumps(to_json(result), indent=2, allow_nan=False) + "\n")
+    return path
 
 
 def fault_instant(history: History) -> Fault:

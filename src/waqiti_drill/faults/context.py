@@ -1,6 +1,10 @@
-"""How an action finds its platform, ledger and run: chaostoolkit passes only the experiment's
-`configuration`, so these come from it (keys drill_state_dir, drill_config, drill_run_dir) or from
-the same DRILL_* environment variables the CLI reads."""
+"""How an action or probe finds its stack: chaostoolkit passes only the experiment's `configuration`
+(keys drill_state_dir, drill_config, drill_run_dir; else the same DRILL_* variables the CLI reads).
+
+The FaultEngine of a stack is built once per process and kept, so an experiment's actions, its probes and
+its 0.5 s waits do not re-read the TOML and rebuild the platform on every call. A drill adopts its own
+platform (`adopt`), so its actions act on exactly the object its steps use.
+"""
 
 from __future__ import annotations
 
@@ -8,27 +12,46 @@ import os
 from pathlib import Path
 from typing import Any
 
-from waqiti_drill import history
 from waqiti_drill.config import Settings, load_settings
-from waqiti_drill.faults.ledger import FaultLedger
-from waqiti_drill.history import FaultPhase, FaultRecord
+from waqiti_drill.faults.engine import FaultEngine
 from waqiti_drill.platform.base import Platform
-from waqiti_drill.platform.factory import open_platform
 
 Configuration = dict[str, Any] | None
+_ENGINES: dict[tuple[str, str], FaultEngine] = {}
 
 
-def settings_of(configuration: Configuration) -> Settings:
+def _key(configuration: Configuration) -> tuple[str, str]:
     conf = configuration or {}
-    return load_settings(conf.get("drill_state_dir") or None, conf.get("drill_config") or None)
+    state = conf.get("drill_state_dir") or os.environ.get("DRILL_STATE_DIR") or ""
+    config = conf.get("drill_config") or os.environ.get("DRILL_CONFIG") or ""
+    return str(state), str(config)
 
 
-def platform_of(configuration: Configuration) -> Platform:
-    return open_platform(settings_of(configuration))
+def engine(configuration: Configuration) -> FaultEngine:
+    """The stack's engine: the adopted one, else one built from the settings (once per process)."""
+    key = _key(configuration)
+    found = _ENGINES.get(key)
+    if found is None:
+        from waqiti_drill.platform.factory import open_platform
+
+        settings = load_settings(key[0] or None, key[1] or None)
+        found = _ENGINES[key] = FaultEngine(settings, open_platform(settings), key[1] or None)
+    return found
 
 
-def ledger_of(configuration: Configuration) -> FaultLedger:
-    return FaultLedger(settings_of(configuration).state_dir)
+def adopt(settings: Settings, config_file: str | None, platform: Platform) -> FaultEngine:
+    """Make `platform` the one every action and probe of this stack uses in this process."""
+    key = (str(settings.state_dir), config_file or "")
+    found = _ENGINES.get(key)
+    if found is None or found.platform is not platform:
+        found = _ENGINES[key] = FaultEngine(settings, platform, config_file)
+    return found
+
+
+def configuration_for(settings: Settings, config_file: str | None, run_dir: Path | None) -> dict[str, Any]:
+    """The chaostoolkit `configuration` that points actions at this stack (and, with run_dir, at a run)."""
+    return {"drill_state_dir": str(settings.state_dir), "drill_config": config_file or "",
+            "drill_run_dir": str(run_dir) if run_dir else ""}
 
 
 def run_dir_of(configuration: Configuration) -> Path | None:
@@ -36,9 +59,5 @@ def run_dir_of(configuration: Configuration) -> Path | None:
     return Path(raw) if raw else None
 
 
-def record_fault(configuration: Configuration, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
-    """The fault's instant, taken now; written into the run's history when there is a run."""
-    run_dir = run_dir_of(configuration)
-    if run_dir is None:
-        return FaultRecord.now(name, target, phase, **detail)
-    return history.record_fault(run_dir / "history", name, target, phase, **detail)
+def platform_of(configuration: Configuration) -> Platform:
+    return engine(configuration).platform

@@ -5,16 +5,18 @@ waqiti_drill.faults.controls}), so it also applies to a plain `chaos run`:
 
 - before the experiment: take the drill lock (one drill at a time per stack) and refuse to start
   when the platform is not healthy, or when the ledger still holds faults of an earlier run;
-- during it: an abort guard watches Locust's statistics of the run (when there is one); when the
+- during it: an abort guard watches the run's history (when there is a run); when the clients' write
   error ratio stays above `abort_error_ratio` for longer than the RTO target, it interrupts the
   experiment, which then runs its rollbacks (the heal);
 - after it: release the lock.
+
+The state of all this (the lock held, the guard running, whether this drill was refused) belongs to one
+Safety object per stack, owned by its FaultEngine.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
 import logging
 import os
@@ -22,19 +24,21 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from chaoslib.exceptions import InterruptExecution
 
-from waqiti_drill.errors import LockHeld
+from waqiti_drill.checker.load import HistoryTail, error_ratio
+from waqiti_drill.errors import InvalidHistory, LockHeld
 from waqiti_drill.faults import health
-from waqiti_drill.faults.context import Configuration, ledger_of, platform_of, run_dir_of, settings_of
-from waqiti_drill.history import WRITE_FUNCTIONS
+from waqiti_drill.faults.context import Configuration, engine, run_dir_of
+from waqiti_drill.timefmt import now_utc_iso
+
+if TYPE_CHECKING:
+    from waqiti_drill.faults.engine import FaultEngine
 
 logger = logging.getLogger("chaostoolkit")
-_lock: IO[str] | None = None
-_guard: AbortGuard | None = None
-refused = False  # this process's drill was refused at start: its rollbacks must not touch the platform
+GUARD_INTERVAL = 2.0  # seconds between two readings of the history by the abort guard
 
 
 class DrillLock:
@@ -55,7 +59,7 @@ class DrillLock:
             raise LockHeld(f"another drill holds the lock {self.path} ({holder})") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}\n")
+        fh.write(f"pid {os.getpid()} since {now_utc_iso()}\n")
         fh.flush()
         return fh
 
@@ -68,56 +72,74 @@ class DrillLock:
             fh.close()
 
 
-def holds_lock() -> bool:
-    """True in the process running a drill that passed its start checks."""
-    return _lock is not None and not refused
+class Safety:
+    """The drill lock, the abort guard and the start verdict of the experiment running on one stack."""
+
+    def __init__(self, faults: FaultEngine) -> None:
+        self.faults = faults
+        self.lock = DrillLock(faults.settings.state_dir)
+        self._held: IO[str] | None = None
+        self.guard: AbortGuard | None = None
+        self.refused = False  # the drill was refused at start: its rollbacks must not touch the platform
+
+    def holds_lock(self) -> bool:
+        """True while a drill that passed its start checks runs in this process."""
+        return self._held is not None and not self.refused
+
+    def begin(self, configuration: Configuration) -> None:
+        """Lock, then refuse a platform with faults left or problems; start the guard. InterruptExecution
+        (chaostoolkit's way to stop before the method) names why a drill was refused."""
+        self.refused = True  # until every check below has passed
+        if self._held is None:
+            try:
+                self._held = self.lock.acquire()
+            except LockHeld as exc:
+                raise InterruptExecution(str(exc)) from None
+        left = self.faults.ledger.active()
+        if left:
+            raise InterruptExecution("faults of an earlier run are still active ("
+                                     + ", ".join(f"{f.kind} {f.target}" for f in left) + "); run 'drill heal' first")
+        problems = health.problems(self.faults.platform)
+        if problems:
+            raise InterruptExecution("the target is not healthy: " + "; ".join(problems))
+        self.refused = False
+        run_dir = run_dir_of(configuration)
+        if run_dir is not None:
+            conf = configuration or {}
+            self.guard = AbortGuard(run_dir / "history", float(conf.get("abort_error_ratio", 0.5)),
+                                    float(conf.get("abort_after_seconds", self.faults.settings.targets.rto_seconds)))
+            self.guard.start()
+
+    def end(self) -> None:
+        if self.guard is not None:
+            self.guard.stop()
+            self.guard = None
+        if self._held is not None:
+            self._held.close()
+            self._held = None
+        self.refused = False
 
 
 def before_experiment_control(context: dict, configuration: Configuration = None, **_kw: Any) -> None:  # noqa: ANN401
-    global _lock, _guard, refused
-    refused = True  # until every check below has passed
-    if _lock is None:
-        try:
-            _lock = DrillLock(settings_of(configuration).state_dir).acquire()
-        except LockHeld as exc:
-            raise InterruptExecution(str(exc)) from None
-    left = ledger_of(configuration).active()
-    if left:
-        raise InterruptExecution("faults of an earlier run are still active ("
-                                 + ", ".join(f"{f.kind} {f.target}" for f in left) + "); run 'drill heal' first")
-    problems = health.problems(platform_of(configuration))
-    if problems:
-        raise InterruptExecution("the target is not healthy: " + "; ".join(problems))
-    refused = False
-    run_dir = run_dir_of(configuration)
-    conf = configuration or {}
-    if run_dir is not None:
-        _guard = AbortGuard(run_dir / "locust_stats_history.csv", float(conf.get("abort_error_ratio", 0.5)),
-                            float(conf.get("abort_after_seconds", settings_of(configuration).targets.rto_seconds)))
-        _guard.start()
+    engine(configuration).safety.begin(configuration)
 
 
-def after_experiment_control(context: dict, state: Any = None, **_kw: Any) -> None:  # noqa: ANN401
-    global _lock, _guard, refused
-    if _guard is not None:
-        _guard.stop()
-        _guard = None
-    if _lock is not None:
-        _lock.close()
-        _lock = None
-    refused = False
+def after_experiment_control(context: dict, state: Any = None, configuration: Configuration = None,  # noqa: ANN401
+                             **_kw: Any) -> None:  # noqa: ANN401
+    engine(configuration).safety.end()
 
 
 class AbortGuard(threading.Thread):
-    """Interrupts the experiment when the load's error ratio stays above a bound for too long.
+    """Interrupts the experiment when the clients' write error ratio stays above a bound for too long.
 
-    Reads the Locust stats history CSV (rewritten every couple of seconds by the load process); the
-    interruption goes through chaoslib.exit, which signals the main thread so rollbacks run.
+    Reads the run's history as it grows (the same parser as the checker); the interruption goes through
+    chaoslib.exit, which signals the main thread so rollbacks run.
     """
 
-    def __init__(self, stats: Path, ratio: float, seconds: float) -> None:
+    def __init__(self, history_dir: Path, ratio: float, seconds: float) -> None:
         super().__init__(name="drill-abort-guard", daemon=True)
-        self.stats, self.ratio, self.seconds = stats, ratio, seconds
+        self.tail = HistoryTail(history_dir)
+        self.ratio, self.seconds = ratio, seconds
         self._stopping = threading.Event()
         self.tripped: str | None = None
 
@@ -126,41 +148,26 @@ class AbortGuard(threading.Thread):
 
     def run(self) -> None:
         above_since: float | None = None
-        while not self._stopping.wait(2.0):
-            ratio = latest_error_ratio(self.stats)
+        before = None
+        while before is None or not self._stopping.wait(GUARD_INTERVAL):
+            try:
+                now = self.tail.poll().total()
+            except InvalidHistory as exc:  # a guard that cannot see must not let the fault stand unwatched
+                self._trip(f"the history cannot be read ({exc})")
+                return
+            ratio = None if before is None else error_ratio(before, now, time.monotonic(), GUARD_INTERVAL)
+            before = now
             if ratio is None or ratio <= self.ratio:
                 above_since = None
                 continue
             above_since = above_since or time.monotonic()
             if time.monotonic() - above_since > self.seconds:
-                self.tripped = f"error ratio {ratio:.2f} above {self.ratio:.2f} for over {self.seconds:g}s"
-                logger.error(f"aborting the experiment: {self.tripped}")
-                from chaoslib.exit import exit_gracefully
-
-                exit_gracefully()
+                self._trip(f"write error ratio {ratio:.2f} above {self.ratio:.2f} for over {self.seconds:g}s")
                 return
 
+    def _trip(self, why: str) -> None:
+        from chaoslib.exit import exit_gracefully
 
-def latest_error_ratio(stats: Path) -> float | None:
-    """Failures/s over requests/s of the WRITES in the newest interval of a Locust stats history CSV
-    (written with --csv-full-history). Reads are left out: replicas keep serving them through a
-    primary outage, and would hide it. Without per-operation rows, the 'Aggregated' row is used."""
-    try:
-        with open(stats, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError:
-        return None
-    if not rows:
-        return None
-    newest = rows[-1].get("Timestamp")
-    current = [r for r in rows if r.get("Timestamp") == newest]
-    chosen = [r for r in current if r.get("Name") in WRITE_FUNCTIONS] or [r for r in current
-                                                                          if r.get("Name") == "Aggregated"]
-    try:
-        requests = sum(float(r["Requests/s"]) for r in chosen)
-        failures = sum(float(r["Failures/s"]) for r in chosen)
-    except (KeyError, ValueError):
-        return None
-    if not chosen:
-        return None
-    return failures / requests if requests > 0 else (1.0 if failures > 0 else None)
+        self.tripped = why
+        logger.error(f"aborting the experiment: {why}")
+        exit_gracefully()

@@ -7,9 +7,8 @@ standby. Redis: cluster_state ok, all 16384 slots served, 3 masters each with a 
 from __future__ import annotations
 
 from waqiti_drill.platform.base import Platform
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS
 from waqiti_drill.waiting import wait_until
-
-TOTAL_SLOTS = 16384
 
 
 def problems(platform: Platform) -> list[str]:

@@ -22,7 +22,7 @@ from waqiti_drill.errors import StateDirError
 @dataclass(frozen=True)
 class ActiveFault:
     id: str
-    kind: str  # what was done, e.g. "freeze_member"; heal.UNDO maps it to its undo
+    kind: str  # the fault kind, e.g. "freeze_member" (faults/registry.py says how it is undone)
     target: str  # member name, Redis address, "dcs", "object-store"
     injected_at: float  # time.time()
     pid: int  # the process that injected it (for the operator; heal does not need it to be alive)
@@ -34,7 +34,10 @@ class FaultLedger:
         self.path = self.dir / "active.json"
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[list[dict]]:
+    def _locked(self, write: bool = True) -> Iterator[list[dict]]:
+        if not write and not self.dir.is_dir():  # nothing was ever injected on this stack
+            yield []
+            return
         try:
             self.dir.mkdir(mode=0o700, exist_ok=True)
         except OSError as exc:
@@ -43,6 +46,8 @@ class FaultLedger:
             fcntl.flock(lock, fcntl.LOCK_EX)
             entries = self._read()
             yield entries
+            if not write:
+                return
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(entries, indent=1))
             with open(tmp) as fh:
@@ -57,7 +62,11 @@ class FaultLedger:
         except json.JSONDecodeError as exc:
             raise StateDirError(f"{self.path}:{exc.lineno}: the fault ledger is corrupt ({exc.msg}); "
                                 "inspect it, then remove it and run 'drill heal'") from None
-        return data if isinstance(data, list) else []
+        if not isinstance(data, list) or not all(isinstance(e, dict) for e in data):
+            # Never read as empty: the next write would erase whatever faults it still records.
+            raise StateDirError(f"{self.path}: the fault ledger is not a JSON list of entries (found "
+                                f"{type(data).__name__}); inspect it, then remove it and run 'drill heal'")
+        return data
 
     def begin(self, kind: str, target: str) -> ActiveFault:
         fault = ActiveFault(id=secrets.token_hex(4), kind=kind, target=target, injected_at=time.time(),
@@ -71,5 +80,13 @@ class FaultLedger:
             entries[:] = [e for e in entries if e.get("id") != fault_id]
 
     def active(self) -> list[ActiveFault]:
-        with self._locked() as entries:
-            return [ActiveFault(**e) for e in entries]
+        with self._locked(write=False) as entries:
+            return [self._entry(e, i) for i, e in enumerate(entries)]
+
+    def _entry(self, raw: dict, index: int) -> ActiveFault:
+        try:
+            return ActiveFault(id=str(raw["id"]), kind=str(raw["kind"]), target=str(raw["target"]),
+                               injected_at=float(raw["injected_at"]), pid=int(raw["pid"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StateDirError(f"{self.path}: entry {index} of the fault ledger is malformed ({type(exc).__name__}: "
+                                f"{exc}); inspect it, then remove it and run 'drill heal'") from None

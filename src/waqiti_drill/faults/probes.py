@@ -12,6 +12,7 @@ import psycopg
 
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, platform_of
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS
 
 __all__ = [
     "last_backup_age_seconds", "object_store_available", "platform_problems", "redis_all_slots_served",
@@ -58,7 +59,7 @@ def redis_all_slots_served(configuration: Configuration = None) -> bool:
     # A killed master is only suspected (PFAIL) for up to cluster-node-timeout and still counts as
     # covering its slots; every serving master must also be reachable, i.e. its link connected.
     serving = [n for n in status.nodes if n.role == "master" and n.slots]
-    return (status.cluster_state == "ok" and status.slots_covered == health.TOTAL_SLOTS
+    return (status.cluster_state == "ok" and status.slots_covered == TOTAL_SLOTS
             and all(n.connected for n in serving))
 
 

@@ -170,10 +170,34 @@ class PlatformStatus:
     disk_faults: list[str] = field(default_factory=list)  # members whose disk is filled, e.g. "pg1"
 
 
+@dataclass(frozen=True)
+class RepositoryEncryption:
+    """What the object store itself answers about the backup repository's encryption at rest."""
+
+    bucket_default: str  # the bucket's default server-side encryption algorithm ("none" without one)
+    object_key: str  # the repository object examined (the backup catalogue)
+    object_sse: str  # its ServerSideEncryption as the store reports it ("none" without one)
+    client_encrypted: bool  # its bytes are the backup tool's own ciphertext (pgBackRest: begins Salted__)
+    first_bytes: str  # repr of its first bytes, for the record
+
+
+@dataclass(frozen=True)
+class BackupPolicyInForce:
+    """The backup schedule and retention as the platform applies them (not as the spec says them)."""
+
+    schedules: dict[str, str]  # job ("full", "incremental", "verify") -> cron expression
+    full_retention_type: str
+    full_retention_days: str
+    incremental_retention_days: str
+    cipher: str
+    compression: str
+
+
 class Lifecycle(Protocol):
     def up(self) -> PlatformStatus: ...
-    def down(self, purge: bool = False) -> None: ...
+    def down(self, purge: bool = False) -> bool: ...  # False: there was no stack to stop
     def status(self) -> PlatformStatus: ...
+    def parts_down(self) -> list[str]: ...  # parts that should run and do not, read cheaply (no server contact)
 
 
 class Topology(Protocol):
@@ -274,6 +298,7 @@ class Regions(Protocol):
     and failover automation that moves the clients (one global name, re-pointed)."""
 
     def region_status(self) -> RegionStatus: ...
+    def list_redis_backups_in_backup_region(self) -> list[RedisBackupInfo]: ...  # its copy, as the sync left it
     def replication_status(self) -> ReplicationStatus: ...
     def replicate_now(self, timeout: float = 300.0) -> ReplicationStatus: ...  # one scheduled sync, now
     # The primary region lost at once: every member and its disk, etcd, its object store, its HAProxy,
@@ -304,8 +329,21 @@ class RedisOps(Protocol):
     def remove_added_redis_nodes(self) -> list[str]: ...  # idempotent; what was done
 
 
+class Conformance(Protocol):
+    """Read-only views of the live configuration for the deployment drills, each read from the system that
+    applies it (on Kubernetes: the Cluster resource, the Redis pods, the backup CronJobs). Never a secret:
+    a password setting reads as "set" or "not set"."""
+
+    def ha_config(self) -> dict[str, object]: ...  # the HA manager's cluster-wide settings (Patroni's /config)
+    def redis_node_config(self, address: str, names: list[str]) -> dict[str, str | None]: ...  # CONFIG GET
+    def redis_cluster_info(self) -> dict[str, str]: ...  # CLUSTER INFO of a node that answers
+    def repository_encryption(self) -> RepositoryEncryption: ...
+    def backup_policy(self) -> BackupPolicyInForce: ...
+    def component_versions(self) -> dict[str, str]: ...  # component -> version, from servers or binaries
+
+
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, RedisBackups, Regions,
-               Protocol):
+               Conformance, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waqiti_drill.checker.report import render_table
-from waqiti_drill.errors import InvalidConfig, SecretLeak
+from waqiti_drill.checker.result import CheckResult
+from waqiti_drill.errors import SecretLeak
 from waqiti_drill.report import allure, html, plots
 from waqiti_drill.report.document import build_document
 from waqiti_drill.report.manifest import EVIDENCE_DIR, fingerprint, load_or_create_key, sign_run
-from waqiti_drill.report.model import Run, fault_wall, inside, load_run, read_roles, slug, throughput
+from waqiti_drill.report.model import ROLES_FILE, Run, fault_wall, inside, load_run, read_roles, slug, throughput
 from waqiti_drill.report.redact import scan_paths
 from waqiti_drill.results import RESULTS_FILE, ScenarioResult
 
@@ -47,7 +48,7 @@ def _scenario_plots(run: Run, result: ScenarioResult, index: int, out: Path) -> 
         path.write_bytes(plots.throughput_png(series, f"{result.scenario}: writes per second", origin is not None))
         drawn["throughput"] = path
     scenario_dir = inside(run.dir, result.paths.dir, where)
-    roles = read_roles(scenario_dir / "roles.jsonl") if scenario_dir else []
+    roles = read_roles(scenario_dir / ROLES_FILE) if scenario_dir else []
     if roles:
         path = out / f"{name}-roles.png"
         path.write_bytes(plots.roles_png(roles, origin, f"{result.scenario}: member roles"))
@@ -61,12 +62,7 @@ def _history_summary(run: Run, result: ScenarioResult, out: Path) -> Path | None
     path = inside(run.dir, result.paths.check, f"{run.dir / RESULTS_FILE}")
     if path is None or not path.is_file():
         return None
-    try:
-        text = render_table(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise InvalidConfig(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise InvalidConfig(f"{path}: not a checker result ({type(exc).__name__}: {exc})") from None
+    text = render_table(CheckResult.read(path))  # a file that is not a checker result is one InvalidConfig
     target = out / f"{slug(result)}-history-summary.txt"
     target.write_text(text + "\n")
     return target

@@ -68,7 +68,8 @@ def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict
         "started_at": m.started_at,
         "finished_at": m.finished_at,
         "scope": {"platform": m.platform, "components": m.components, "config_sha256": m.config_sha256,
-                  "command": m.command, "tags": m.tags, "targets": to_json(m.targets)},
+                  "command": m.command, "tags": m.tags, "targets": to_json(m.targets),
+                  "timeout_multiplier": m.timeout_multiplier},
         "summary": {"scenarios": len(run.results), **counts},
         "scenarios": [scenario_entry(r, plots.get(slug(r), {}), attachments.get(slug(r), []), summaries.get(slug(r)))
                       for r in run.results],

@@ -57,12 +57,20 @@ def _header(doc: dict[str, Any]) -> str:
                 ("Effective configuration SHA-256", f"<code>{_value(scope['config_sha256'])}</code>"),
                 ("Command / tags", f"<code>{_value(' '.join(scope['command']))}</code> / {_value(scope['tags'])}"),
                 ("Targets", f"RTO {scope['targets']['rto_seconds']:g} s, RPO {scope['targets']['rpo_seconds']:g} s"),
+                ("Wait bounds scaled by", _multiplier(scope.get("timeout_multiplier"))),
                 ("Scenarios", f"{summary['scenarios']}: {summary['passed']} passed, {summary['failed']} failed, "
                               f"{summary['skipped']} skipped"),
                 ("Signing key (Ed25519)", f"<code>{_value(doc['integrity']['signing_key_fingerprint'])}</code>"),
                 ("Secrets scan", f"the run is signed only if none of the {doc['integrity']['secrets_scanned_for']} "
                                  "known secrets is found in any of its files"),
             ]) + "</table>")
+
+
+def _multiplier(value: float | None) -> str:
+    """DRILL_TIMEOUT_MULTIPLIER: every "within N seconds" bound of the features was N times this."""
+    if value is None:
+        return "not recorded (run made before it was recorded)"
+    return f"{value:g} (DRILL_TIMEOUT_MULTIPLIER: each \"within N seconds\" bound was N &times; {value:g})"
 
 
 def _summary_table(doc: dict[str, Any]) -> str:

@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
-from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
+import numpy as np
 
-from waqiti_drill.errors import InvalidConfig, InvalidHistory
-from waqiti_drill.history import WRITE_FUNCTIONS, HistoryError, history_files
+from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.results import (
     MANIFEST_FILE,
     RESULTS_FILE,
@@ -108,45 +104,29 @@ def inside(run_dir: Path, relative: str | None, where: str) -> Path | None:
     return path
 
 
-def _completions(path: Path) -> Iterator[tuple[str, float, bool]]:
-    """(service, wall, acknowledged) of every completed write in one history file. orjson and a check of only the
-    fields used keep a million-operation history to a few seconds; the checker validates the rest."""
-    with open(path, "rb") as fh:
-        for number, line in enumerate(fh, start=1):
-            try:
-                record = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidHistory(f"{path}:{number}: not valid JSON ({exc})") from None
-            if not isinstance(record, dict):
-                raise InvalidHistory(f"{path}:{number}: expected a JSON object")
-            if record.get("kind") != "op" or record.get("type") == "invoke" or record.get("f") not in WRITE_FUNCTIONS:
-                continue
-            wall = record.get("wall")
-            if not isinstance(wall, int | float) or record.get("type") not in ("ok", "fail", "info"):
-                raise InvalidHistory(f"{path}:{number}: op record without a numeric wall or a known type")
-            yield str(record.get("service")), float(wall), record["type"] == "ok"
-
-
 def throughput(history: Path, origin_wall: float | None) -> Throughput:
-    """Completed writes per second from the operation history, by service and outcome."""
-    try:
-        files = history_files(history)
-    except HistoryError as exc:
-        raise InvalidHistory(str(exc)) from None
-    rows = [row for path in files for row in _completions(path)]
-    origin = origin_wall if origin_wall is not None else min((wall for _, wall, _ in rows), default=None)
-    if origin is None or not rows:
+    """Completed writes per second from the operation history, by service and outcome (read with the
+    checker's own parser, so the plot shows exactly the operations the figures were computed from)."""
+    from waqiti_drill.checker.load import OK, load
+
+    h = load(history)
+    w = h.writes
+    done = np.isfinite(w.comp_wall)
+    walls, groups, acked = w.comp_wall[done], w.group[done], w.outcome[done] == OK
+    origin = origin_wall if origin_wall is not None else (float(walls.min()) if walls.size else None)
+    if origin is None or not walls.size:
         return Throughput(origin_wall=origin)
-    counts: dict[tuple[str, bool], Counter[int]] = {}
-    for service, wall, acked in rows:
-        counts.setdefault((service, acked), Counter())[math.floor(wall - origin)] += 1
-    keys = [k for c in counts.values() for k in c]
-    span = range(min(keys), max(keys) + 1)
-    services = sorted({service for service, _ in counts})
-    empty: Counter[int] = Counter()
-    return Throughput(seconds=list(span), origin_wall=origin,
-                      ok={s: [counts.get((s, True), empty)[t] for t in span] for s in services},
-                      errors={s: [counts.get((s, False), empty)[t] for t in span] for s in services})
+    names = [g[0] for g in h.groups]
+    service_of = np.asarray([names.index(n) for n in names], dtype=np.int32)[groups]
+    bins = np.floor(walls - origin).astype(np.int64)
+    first, last = int(bins.min()), int(bins.max())
+    services = sorted(set(names[i] for i in np.unique(groups)))
+    out = Throughput(seconds=list(range(first, last + 1)), origin_wall=origin)
+    for service in services:
+        rows = service_of == names.index(service)
+        out.ok[service] = np.bincount(bins[rows & acked] - first, minlength=last - first + 1).tolist()
+        out.errors[service] = np.bincount(bins[rows & ~acked] - first, minlength=last - first + 1).tolist()
+    return out
 
 
 def read_roles(path: Path) -> list[RoleSample]:

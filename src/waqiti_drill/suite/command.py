@@ -18,12 +18,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from waqiti_drill.config import Settings
+from waqiti_drill.config import Settings, Targets
 from waqiti_drill.errors import CommandFailed, InvalidConfig
-from waqiti_drill.results import RunManifest, ScenarioResult, Targets, read_results, utc_iso, write_manifest
+from waqiti_drill.results import RunManifest, ScenarioResult, read_results, write_manifest
 from waqiti_drill.suite import inputs
 from waqiti_drill.suite.records import RESULT_FILE
 from waqiti_drill.suite.tags import check_expression
+from waqiti_drill.timefmt import utc_iso
+from waqiti_drill.waiting import timeout_multiplier
 
 ROOT = Path(__file__).resolve().parents[3]  # the checkout: conftest.py, features/, steps/
 TEST_MODULE = ROOT / "steps" / "test_drills.py"
@@ -107,7 +109,8 @@ def start_manifest(settings: Settings, run_id: str, args: argparse.Namespace) ->
                        operator=operator(), platform=platform.name, command=["drill", *sys.argv[1:]],
                        tags=args.tags, components=component_versions(platform),
                        config_sha256=settings_sha256(settings),
-                       targets=Targets(settings.targets.rto_seconds, settings.targets.rpo_seconds))
+                       targets=Targets(settings.targets.rto_seconds, settings.targets.rpo_seconds),
+                       timeout_multiplier=timeout_multiplier())
 
 
 def _run_pytest(argv: list[str], env: dict[str, str], run_dir: Path) -> int:

@@ -1,19 +1,17 @@
 """Conformance readings: the spec's Configuration Details read back from the LIVE system.
 
-Each reader returns {setting: actual} for the deployment feature to compare with its table. Values come
-from the servers (SQL, Patroni's REST API, Redis CONFIG GET / CLUSTER INFO, the object store's answers),
-except the backup schedule and retention, which are read from what the harness rendered for pgBackRest
-(nothing runs cron on the embedded stack). Secrets are never returned: `requirepass` reads as "set".
+Each reader returns {setting: actual} for the deployment feature to compare with its table. SQL goes
+through the endpoints every platform gives; everything else through the Platform's Conformance capability
+(platform/base.py), so the same feature reads a Kubernetes platform's own sources. Secrets are never
+returned: `requirepass` reads as "set".
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import psycopg
 
-from waqiti_drill.errors import Unsupported
 from waqiti_drill.platform.base import Platform
 
 _UNIT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
@@ -70,47 +68,24 @@ def plaintext_refusal(platform: Platform) -> str:
     raise AssertionError("a connection without TLS was accepted: SSL is not required")
 
 
-def local_platform(platform: Platform) -> Any:  # noqa: ANN401 - LocalPlatform
-    if platform.name != "local":
-        raise Unsupported(f"conformance readings are built for the local platform, not '{platform.name}'")
-    return platform
-
-
 def patroni_config(platform: Platform) -> dict[str, str]:
-    """The cluster-wide Patroni configuration (the DCS's), from the first member that answers."""
-    from waqiti_drill.platform.local.patroni import PatroniCluster
-
-    conf = PatroniCluster(local_platform(platform).context()).rest_first("/config")
+    """The HA manager's cluster-wide settings that the spec fixes (synchronous commit), as text."""
+    conf = platform.ha_config()
     return {key: str(conf.get(key)).lower() for key in ("synchronous_mode", "synchronous_mode_strict",
                                                          "synchronous_node_count") if key in conf}
 
 
 def redis_node_config(platform: Platform, address: str, names: list[str]) -> dict[str, str]:
-    from waqiti_drill.platform.local.redis_cluster import RedisCluster
-
-    client = RedisCluster(local_platform(platform).context()).client(address)
     found: dict[str, str] = {}
-    for name in names:
-        value = client.config_get(name).get(name)
-        if name in ("requirepass", "masterauth"):
-            value = "set" if value else "not set"
-        elif name == "maxmemory" and value is not None:
+    for name, value in platform.redis_node_config(address, names).items():
+        if name == "maxmemory" and value is not None:
             value = f"{value}B"  # CONFIG GET answers bytes; the spec's 1GB is Redis's 1gb (1024^3)
         found[name] = "" if value is None else value
     return found
 
 
-def _cluster_info(client: Any) -> dict[str, str]:  # noqa: ANN401
-    text = client.execute_command("CLUSTER", "INFO")
-    text = text if isinstance(text, str) else text.decode()
-    return dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-
-
 def redis_cluster_info(platform: Platform) -> dict[str, str]:
-    from waqiti_drill.platform.local.redis_cluster import RedisCluster
-
-    address = platform.redis_nodes()[0].address
-    info = _cluster_info(RedisCluster(local_platform(platform).context()).client(address))
+    info = platform.redis_cluster_info()
     return {k: info.get(k, "") for k in ("cluster_state", "cluster_slots_assigned", "cluster_size",
                                           "cluster_known_nodes")}
 

@@ -12,14 +12,17 @@ scenario's steps did or failed to do, `close()` heals the platform and leaves th
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from waqiti_drill.checker.load import HistoryTail, LiveCounts
+from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import InvalidConfig
+from waqiti_drill.faults import context
+from waqiti_drill.faults.engine import FaultEngine
 from waqiti_drill.platform.base import Platform
 from waqiti_drill.results import BackupUsed
 from waqiti_drill.suite.sampler import RoleSampler
@@ -41,7 +44,7 @@ class ScenarioDrill:
     directory: Path
     platform: Platform
     load: LoadSession | None = None
-    check: dict[str, Any] | None = None
+    check: CheckResult | None = None
     data_validated: float | None = None  # epoch when the final read-back finished
     measurements: dict[str, float | int | str] = field(default_factory=dict)
     notes: dict[str, Any] = field(default_factory=dict)  # what steps remember for later steps (e.g. old primary)
@@ -49,6 +52,13 @@ class ScenarioDrill:
     healed: bool = False
     finished: bool = False
     sampler: RoleSampler | None = None
+    faults: FaultEngine = field(init=False)
+    _tail: HistoryTail | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        # The actions this scenario calls (in-process, through chaostoolkit's configuration) act on this
+        # drill's own platform object, not on one rebuilt from the settings on every call.
+        self.faults = context.adopt(self.settings, self.config_file, self.platform)
 
     @property
     def history_dir(self) -> Path:
@@ -57,8 +67,13 @@ class ScenarioDrill:
     @property
     def configuration(self) -> dict[str, Any]:
         """The chaostoolkit `configuration` the actions read: this stack, this scenario's history."""
-        return {"drill_state_dir": str(self.settings.state_dir), "drill_config": self.config_file or "",
-                "drill_run_dir": str(self.directory)}
+        return context.configuration_for(self.settings, self.config_file, self.directory)
+
+    def live(self) -> LiveCounts:
+        """What the clients' history says so far (read incrementally with the checker's own parser)."""
+        if self._tail is None:
+            self._tail = HistoryTail(self.history_dir)
+        return self._tail.poll()
 
     def start_sampler(self) -> None:
         self.sampler = RoleSampler(self.platform, self.directory / "roles.jsonl")
@@ -70,7 +85,9 @@ class ScenarioDrill:
         if self.load is not None:
             raise InvalidConfig("a load is already running in this scenario")
         spec = LoadSpec(profile=profile, users=USERS[kind], services=LOADS[kind], wait=0.02)
+        started = time.monotonic()
         self.load = LoadSession(self.platform, self.directory, spec).start()
+        self.measurements["harness: load_start_seconds"] = round(time.monotonic() - started, 3)
         return self.load
 
     def heal(self, timeout: float = HEAL_TIMEOUT) -> dict[str, Any]:
@@ -83,7 +100,7 @@ class ScenarioDrill:
         self.measurements["heal_seconds"] = round(time.monotonic() - started, 3)
         return done
 
-    def finish(self) -> dict[str, Any] | None:
+    def finish(self) -> CheckResult | None:
         """End the drill once: heal, stop the load, read everything back, run the checker (when a fault was
         recorded). Returns the checker's result (also in check.json), None when nothing was measured."""
         if self.finished:
@@ -91,20 +108,20 @@ class ScenarioDrill:
         self.finished = True
         try:
             if not self.healed:
-                self._heal_once_more_if_needed()
+                self._heal_after_failover()
         finally:
             self._stop_load()
         return self._check()
 
-    def _heal_once_more_if_needed(self) -> None:
-        """Heal, but never restart a lost member while Patroni is still failing over: restarting the old
+    def _heal_after_failover(self) -> None:
+        """The drill's heal, but never restart a lost member while Patroni is still failing over: restarting the old
         primary in the middle of it was seen to leave diverged WAL that its archiver could never push
         (pgBackRest: 'already exists ... with a different checksum'), failing every later `drill up`. So
         with a member fault in force (and the DCS up), wait for a writable primary first; a heal that fails
         anyway is retried once a writable primary exists. Each wait and failure is reported."""
         from waqiti_drill.errors import DrillError, WaitTimeout
 
-        if self._member_fault_in_force():
+        if self.faults.member_fault_in_force():
             try:
                 self.measurements["waited_for_failover_before_heal_seconds"] = self._await_writable(120.0)
             except WaitTimeout as exc:
@@ -115,13 +132,6 @@ class ScenarioDrill:
             self.measurements["first_heal_failed"] = str(exc).splitlines()[0][:300]
             self._await_writable(self.settings.targets.rto_seconds)
             self.heal()
-
-    def _member_fault_in_force(self) -> bool:
-        from waqiti_drill.faults.ledger import FaultLedger
-
-        kinds = {f.kind for f in FaultLedger(self.settings.state_dir).active()}
-        return bool(kinds & {"kill_member", "stop_member", "isolate_member"}) and not kinds & {"kill_dcs",
-                                                                                                "isolate_dcs"}
 
     def _await_writable(self, timeout: float) -> float:
         from waqiti_drill.faults.probes import writable_primary_exists
@@ -135,17 +145,23 @@ class ScenarioDrill:
     def _stop_load(self) -> None:
         if self.load is None or self.load.load is None:
             return
+        started = time.monotonic()
         self.load.stop()
+        stopped = time.monotonic()
         self.load.read_back()
         self.data_validated = time.time()
+        self.measurements["harness: load_stop_seconds"] = round(stopped - started, 3)
+        self.measurements["harness: read_back_seconds"] = round(time.monotonic() - stopped, 3)
 
-    def _check(self) -> dict[str, Any] | None:
-        from waqiti_drill.checker import check
+    def _check(self) -> CheckResult | None:
+        from waqiti_drill.checker import check, write_check
 
         if self.load is None or not (self.history_dir / "faults.jsonl").is_file():
             return None
+        started = time.monotonic()
         self.check = check(self.history_dir, self.settings.targets)
-        (self.directory / "check.json").write_text(json.dumps(self.check, indent=2, allow_nan=False) + "\n")
+        write_check(self.directory / "check.json", self.check)
+        self.measurements["harness: check_seconds"] = round(time.monotonic() - started, 3)
         return self.check
 
     def close(self) -> None:
@@ -160,7 +176,7 @@ class ScenarioDrill:
             if self.sampler is not None:
                 self.sampler.stop()
 
-    def require_check(self) -> dict[str, Any]:
+    def require_check(self) -> CheckResult:
         """The checker's result, finishing the drill first if need be; a drill without a measured fault fails."""
         result = self.finish()
         if result is None:

@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from pytest_bdd.scenario import find_fixturedefs_for_step, scenario_wrapper_template_registry
 
-from waqiti_drill.results import Paths, Targets, to_json
+from waqiti_drill.config import Targets
+from waqiti_drill.results import Paths, to_json
 from waqiti_drill.suite.records import RESULT_FILE, Observed, build_result, one_line, relative, slug, unique_slug
 from waqiti_drill.suite.tags import KNOWN_TAGS
+from waqiti_drill.waiting import timeout_multiplier
 
 
 @dataclass
@@ -204,7 +206,7 @@ def _write_result(item: pytest.Item, state: ScenarioState) -> None:
                     started_at=state.started, duration_seconds=round(time.time() - state.started, 3),
                     data_validated=drill.data_validated if drill else None,
                     measurements=dict(drill.measurements) if drill else {}, paths=paths,
-                    backups=list(drill.backups) if drill else [])
+                    backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier())
     if state.status == "skipped" and state.error:
         seen.deviations.append(state.error)
     result = build_result(seen, drill.check if drill else None)

@@ -1,7 +1,7 @@
 """Pure assembly of what one scenario hands on: its directory name and its ScenarioResult.
 
-Kept apart from pytest and the platform so it is unit-tested on plain data: a checker result (the dict
-`waqiti_drill.checker.check` returns) plus what the plugin saw of the scenario becomes one record.
+Kept apart from pytest and the platform so it is unit-tested on plain data: a checker result (the
+CheckResult `waqiti_drill.checker.check` returns) plus what the plugin saw of the scenario becomes one record.
 """
 
 from __future__ import annotations
@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from waqiti_drill.results import BackupUsed, FaultInfo, Paths, ScenarioResult, Status, Targets, Timeline, utc_iso
+from waqiti_drill.checker.result import CheckResult
+from waqiti_drill.config import Targets
+from waqiti_drill.results import BackupUsed, FaultInfo, Paths, ScenarioResult, Status, Timeline
+from waqiti_drill.timefmt import utc_iso
 
 RESULT_FILE = "result.json"  # each scenario's record, in its directory, gathered into results.json
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -52,6 +54,7 @@ class Observed:
     measurements: dict[str, float | int | str] = field(default_factory=dict)
     paths: Paths = field(default_factory=Paths)
     backups: list[BackupUsed] = field(default_factory=list)
+    timeout_multiplier: float | None = None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -61,14 +64,14 @@ def one_line(text: str, limit: int = 400) -> str:
     return first if len(first) <= limit else first[: limit - 3] + "..."
 
 
-def build_result(seen: Observed, check: dict[str, Any] | None) -> ScenarioResult:
+def build_result(seen: Observed, check: CheckResult | None) -> ScenarioResult:
     """The ScenarioResult of a scenario: figures from the checker (when a fault was measured), the rest
     from what was observed. A missed target or a checker problem is a deviation, as is the failing step."""
     result = ScenarioResult(
         feature=seen.feature, scenario=seen.scenario, tags=sorted(seen.tags), status=seen.status,
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
         started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
-        backups=list(seen.backups))
+        backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier)
     if check is not None:
         _apply_check(result, check, seen.data_validated)
     if seen.error:
@@ -76,48 +79,35 @@ def build_result(seen: Observed, check: dict[str, Any] | None) -> ScenarioResult
     return result
 
 
-def _apply_check(result: ScenarioResult, check: dict[str, Any], data_validated: float | None) -> None:
-    services: dict[str, dict[str, Any]] = check.get("services", {})
-    result.rto_seconds = check.get("rto_seconds")
-    result.rpo_seconds = check.get("rpo_seconds")
-    result.acked_writes = check.get("acked_writes")
-    result.lost_writes = check.get("lost_writes")
-    result.recovered_writes = sum(int(s.get("recovered", 0)) for s in services.values())
-    fault = check.get("fault") or {}
-    if fault:
-        result.fault = FaultInfo(name=fault["name"], target=fault["target"], injected_at=fault.get("injected_at"))
-    worst = _worst_service(services)
-    began = None if worst is None else worst.get("outage_began_at")
-    if began is not None and fault.get("injected_at") and began < fault["injected_at"]:
+def _apply_check(result: ScenarioResult, check: CheckResult, data_validated: float | None) -> None:
+    result.rto_seconds = check.rto_seconds
+    result.rpo_seconds = check.rpo_seconds
+    result.acked_writes = check.acked_writes
+    result.lost_writes = check.lost_writes
+    result.recovered_writes = check.recovered_writes
+    fault = check.fault
+    result.fault = FaultInfo(name=fault.name, target=fault.target, injected_at=fault.injected_at)
+    worst = check.worst_service()
+    began = None if worst is None else worst.outage_began_at
+    if began is not None and began < fault.injected_at:
         # The first affected write was already in flight when the fault hit: for the client, the outage
         # began at the fault instant (ISO 8601 UTC strings of one format compare as instants).
-        began = fault["injected_at"]
-    result.timeline = Timeline(
-        fault_injected=fault.get("injected_at"),
-        failure_detected=began,
-        writable_again=None if worst is None else worst.get("recovered_at"),
-        data_validated=utc_iso(data_validated))
-    result.deviations += [str(p) for p in check.get("problems", [])]
-    for name, service in services.items():
-        for shard, scope in service.get("shards", {}).items():
+        began = fault.injected_at
+    result.timeline = Timeline(fault_injected=fault.injected_at, failure_detected=began,
+                               writable_again=None if worst is None else worst.recovered_at,
+                               data_validated=utc_iso(data_validated))
+    result.deviations += list(check.problems)
+    for name, service in check.services.items():
+        for shard, scope in service.shards.items():
             label = name if shard == name else f"{name} shard {shard}"
-            for key in ("rto_seconds", "lost", "acked_writes", "affected_writes", "longest_write_gap_seconds"):
-                if scope.get(key) is not None:
-                    result.measurements[f"{label}: {key}"] = scope[key]
-            if scope.get("outage_began_seconds") is not None and scope.get("recovered_seconds") is not None:
-                # RTO counts from the fault instant; for a long change (a reshard, a scale-out) the outage
-                # itself can be a short blip late in it, so its own length is reported beside the RTO.
-                result.measurements[f"{label}: outage_seconds"] = round(
-                    scope["recovered_seconds"] - scope["outage_began_seconds"], 6)
-
-
-def _worst_service(services: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
-    """The service whose outage defines the timeline: the one that never recovered, else the longest RTO."""
-    affected = [s for s in services.values() if s.get("outage_began_at") is not None]
-    if not affected:
-        return None
-    never = [s for s in affected if s.get("rto_seconds") is None]
-    return never[0] if never else max(affected, key=lambda s: s["rto_seconds"])
+            figures = {"rto_seconds": scope.rto_seconds, "lost": scope.lost, "acked_writes": scope.acked_writes,
+                       "affected_writes": scope.affected_writes,
+                       "longest_write_gap_seconds": scope.longest_write_gap_seconds,
+                       # RTO counts from the fault instant; for a long change (a reshard, a scale-out) the outage
+                       # itself can be a short blip late in it, so its own length is reported beside the RTO.
+                       "outage_seconds": scope.outage_seconds}
+            result.measurements.update({f"{label}: {key}": value for key, value in figures.items()
+                                        if value is not None})
 
 
 def relative(path: Path | None, run_dir: Path) -> str | None:

@@ -1,8 +1,9 @@
 """Records operations as they happen: an invoke before the call, one completion after it.
 
 One Recorder per load process, one file per Recorder. Operation ids are '<process>:<seq>', so
-histories of several processes merge without clashes. A write that fails is never swallowed: the
-error is kept in `failure` (the load process then exits non-zero) and re-raised.
+histories of several processes merge without clashes. The buffer goes to the OS every FLUSH_SECONDS
+(no fsync), so the harness reads the history as it grows; the fsync happens once, at close. A write that
+fails is never swallowed: the error is kept in `failure` (the load process then exits non-zero) and re-raised.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class OpHandle:
     invoked_mono: float
 
 
+FLUSH_SECONDS = 0.2  # how stale the file may be for live readers (abort guard, steady-state waits, progress)
+
+
 class Recorder:
     def __init__(self, history_dir: Path, process: str) -> None:
         self.process = process
@@ -34,6 +38,7 @@ class Recorder:
         self._seq = itertools.count(1)
         self.failure: BaseException | None = None
         self.open_ops = 0
+        self._flushed = time.monotonic()
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -59,6 +64,13 @@ class Recorder:
         self._write({"kind": "op", "id": op.id, "proc": op.proc, "service": op.service, "shard": op.shard,
                      "type": outcome, "f": op.f, "wall": time.time(), "mono": mono, "value": value or {}})
         self.open_ops -= 1
+        if mono - self._flushed >= FLUSH_SECONDS:  # to the OS, not to disk: live readers see it, nothing waits
+            self._flushed = mono
+            try:
+                self.writer.flush()
+            except BaseException as exc:
+                self.failure = self.failure or exc
+                raise
         return mono - op.invoked_mono
 
     def close(self) -> None:

@@ -69,10 +69,6 @@ class LoadRun:
     started: float = field(default_factory=time.monotonic)
 
     @property
-    def stats_prefix(self) -> Path:
-        return self.run_dir / "locust"
-
-    @property
     def logs(self) -> list[Path]:
         return sorted(self.run_dir.glob("locust*.log"))
 

@@ -1,4 +1,4 @@
-"""A load run as the harness drives it: prepare, start Locust, inject and record faults, stop, read back.
+"""A load run as the harness drives it: prepare, start Locust, stop, read back (faults are the actions' part).
 
 Used by `drill load`, the drill steps and the calibration tests alike, so all of them produce the
 same run directory:
@@ -16,12 +16,9 @@ import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-import orjson
 import psycopg
 
-from waqiti_drill.history import FaultPhase, FaultRecord, record_fault
 from waqiti_drill.platform.base import Platform
 from waqiti_drill.workload import final_read, ledger, runner
 from waqiti_drill.workload.runner import LoadRun, LoadSpec
@@ -69,10 +66,6 @@ class LoadSession:
         self.load.wait_ready(self.history_dir)
         return self
 
-    def record_fault(self, name: str, target: str, phase: FaultPhase, **detail: Any) -> FaultRecord:
-        """Append a fault record to this run's history now (see history.record_fault)."""
-        return record_fault(self.history_dir, name, target, phase, **detail)
-
     def stop(self) -> None:
         if self.load is not None and self.load.alive():
             self.load.stop()
@@ -100,16 +93,15 @@ class LoadSession:
 
 
 def summarize(history_dir: Path) -> str:
-    """Operations per service and function by outcome, as a small table (no checking: `drill check` does that)."""
-    counts: dict[tuple[str, str], dict[str, int]] = {}
-    for path in sorted(history_dir.glob("ops-*.jsonl")):
-        with open(path, "rb") as fh:
-            for line in fh:
-                op = orjson.loads(line)
-                if op["type"] != "invoke":
-                    row = counts.setdefault((op["service"], op["f"]), {"ok": 0, "fail": 0, "info": 0})
-                    row[op["type"]] += 1
+    """Operations per service and function by outcome, as a small table (no judging: `drill check` does that)."""
+    from waqiti_drill.checker.load import load
+
+    history = load(history_dir)
+    counts: dict[tuple[str, str], list[int]] = {}
+    for (service, _shard, f), (ok, fail, info) in zip(history.groups, history.counts, strict=True):
+        row = counts.setdefault((service, f), [0, 0, 0])
+        row[0], row[1], row[2] = row[0] + ok, row[1] + fail, row[2] + info
     lines = [f"{'service':9} {'operation':9} {'ok':>8} {'fail':>6} {'info':>6}"]
-    for (service, f), c in sorted(counts.items()):
-        lines.append(f"{service:9} {f:9} {c['ok']:>8} {c['fail']:>6} {c['info']:>6}")
+    for (service, f), (ok, fail, info) in sorted(counts.items()):
+        lines.append(f"{service:9} {f:9} {ok:>8} {fail:>6} {info:>6}")
     return "\n".join(lines)

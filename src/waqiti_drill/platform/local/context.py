@@ -78,9 +78,3 @@ def require_ports_free(host: str, ports: dict[str, int], owner: str) -> None:
             )
 
 
-def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False

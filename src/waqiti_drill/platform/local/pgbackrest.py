@@ -272,9 +272,6 @@ class BackupRepo:
     def archive_command(self, member: MemberLocation) -> str:
         return self._command(member, "archive-push %p")
 
-    def restore_command(self, member: MemberLocation) -> str:
-        return self._command(member, 'archive-get %f "%p"')
-
     def render(self, members: list[MemberLocation]) -> None:
         """Write every member's config, the directories pgBackRest needs, and the schedule crontab."""
         user, process_max = self.ctx.user, max(1, min(4, os.cpu_count() or 1))

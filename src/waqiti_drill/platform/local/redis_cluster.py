@@ -22,10 +22,9 @@ from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
-from waqiti_drill.platform.redis_slots import open_slots, plan_move, slot_count
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, open_slots, plan_move, slot_count
 from waqiti_drill.waiting import timeout_multiplier, wait_until
 
-TOTAL_SLOTS = 16384
 MASTERS = 3
 # How long a formed cluster may show a slot-less master before it counts as half-formed.
 PAIRING_GRACE_SECONDS = 10.0

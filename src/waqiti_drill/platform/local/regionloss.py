@@ -32,7 +32,7 @@ from waqiti_drill.platform.local.redis_cluster import RedisCluster
 from waqiti_drill.platform.local.region import RegionState, backup_context, read_state, utc_now, write_state
 from waqiti_drill.platform.local.regionsite import RegionSite
 from waqiti_drill.platform.local.regionsync import RegionSync, copy_bucket_once
-from waqiti_drill.platform.local.restore import utc_now_iso
+from waqiti_drill.timefmt import now_utc_iso as utc_now_iso
 
 PAUSE_MS = 600_000  # Redis writes paused during the failback's snapshot (lifted when the nodes stop)
 

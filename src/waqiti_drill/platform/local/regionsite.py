@@ -29,8 +29,9 @@ from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_backup import RedisBackupJob, restore_cluster
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
-from waqiti_drill.platform.local.restore import choose_set, utc_now_iso
+from waqiti_drill.platform.local.restore import choose_set
 from waqiti_drill.platform.local.statedir import ensure_state_dir
+from waqiti_drill.timefmt import now_utc_iso as utc_now_iso
 from waqiti_drill.waiting import wait_until
 
 

@@ -25,6 +25,7 @@ from waqiti_drill.platform.local.patroni import PG_BIN
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.timefmt import now_utc_iso
 from waqiti_drill.waiting import wait_until
 
 PROCESS = "restore-copy"
@@ -55,10 +56,6 @@ def _iso(text: str) -> dt.datetime:
     return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
-def utc_now_iso() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
 class RestoreCopy:
     def __init__(self, ctx: LocalContext) -> None:
         self.ctx = ctx
@@ -71,7 +68,7 @@ class RestoreCopy:
         target = parse_utc(point_in_time) if point_in_time else None
         repo = BackupRepo(self.ctx)
         chosen = choose_set(repo.list_backups(), target)
-        started, t0 = utc_now_iso(), time.monotonic()
+        started, t0 = now_utc_iso(), time.monotonic()
         self.drop()
         require_ports_free(self.ctx.host, {"restore": self.port}, "the restored copy")
         for path in (self.base, self.data, self.sock):
@@ -86,7 +83,7 @@ class RestoreCopy:
         self._wait_promoted(database, timeout - (time.monotonic() - t0))
         return RestoreInfo(target=database, backup=chosen,
                            recovery_target="immediate" if target is None else target.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                           started=started, finished=utc_now_iso(), seconds=round(time.monotonic() - t0, 3),
+                           started=started, finished=now_utc_iso(), seconds=round(time.monotonic() - t0, 3),
                            host=self.ctx.host, port=self.port)
 
     def _start(self) -> None:

@@ -14,7 +14,6 @@ a drill killed half-way through is still recovered.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shlex
 import shutil
@@ -29,6 +28,7 @@ from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.layout import MemberLocation, members
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
 from waqiti_drill.platform.local.runas import write_file
+from waqiti_drill.timefmt import now_utc_iso
 from waqiti_drill.waiting import wait_until
 
 
@@ -57,7 +57,7 @@ def destroy(ctx: LocalContext) -> list[str]:
     One line per thing destroyed. The marker goes first, so whatever happens after, `up` rebuilds.
     """
     settings = ctx.settings
-    at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = now_utc_iso()
     marker_path(settings).write_text(json.dumps({"destroyed_at": at}) + "\n")
     located = members(settings)
     for m in located:  # all at once, as when the site goes: no member sees another leave first

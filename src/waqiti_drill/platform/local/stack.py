@@ -25,6 +25,7 @@ from waqiti_drill.platform.base import (
     RestoreInfo,
 )
 from waqiti_drill.platform.local import siteloss
+from waqiti_drill.platform.local.conformance import LocalConformance
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.director import Director
 from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
@@ -32,7 +33,6 @@ from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
 from waqiti_drill.platform.local.haproxy import HAProxy
-from waqiti_drill.platform.local.layout import members
 from waqiti_drill.platform.local.netns import StackNetwork, check_network_tools
 from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.objectstore import ObjectStore
@@ -43,17 +43,18 @@ from waqiti_drill.platform.local.redis_cluster import RedisCluster
 from waqiti_drill.platform.local.region import backup_addresses, backup_context, read_state
 from waqiti_drill.platform.local.regions import LocalRegions
 from waqiti_drill.platform.local.regionsync import RegionSync, aws_binary
-from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc, utc_now_iso
+from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import ensure_tls
 from waqiti_drill.secrets import load_secrets
+from waqiti_drill.timefmt import now_utc_iso
 
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults, LocalRegions):
+class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -235,6 +236,15 @@ class LocalPlatform(LocalFaults, LocalRegions):
             shutil.rmtree(state)
         return True
 
+    def parts_down(self) -> list[str]:
+        """Processes the supervisor started that are no longer alive (a stopped one has no pidfile)."""
+        down = [name for name in self.supervisor.names() if self.supervisor.pid_of(name) is None]
+        region = self.settings.region
+        if region.enabled and (self.settings.state_dir / "regions" / region.backup).exists():
+            sup = backup_context(self.context()).supervisor
+            down += [f"{self.settings.region.backup}: {n}" for n in sup.names() if sup.pid_of(n) is None]
+        return down
+
     # ----- status ------------------------------------------------------------------------------
     def status(self) -> PlatformStatus:
         etcd, patroni, _haproxy, redis, store, repo = self._parts()
@@ -374,14 +384,10 @@ class LocalPlatform(LocalFaults, LocalRegions):
         if not siteloss.is_lost(self.settings):
             raise InvalidConfig("the PostgreSQL cluster is not lost: there is nothing to rebuild from the repository")
         chosen = choose_set(self.list_backups(), None)
-        started, t0 = utc_now_iso(), time.monotonic()
+        started, t0 = now_utc_iso(), time.monotonic()
         self.up()
         return RestoreInfo(target="cluster", backup=chosen, recovery_target="end of WAL", started=started,
-                           finished=utc_now_iso(), seconds=round(time.monotonic() - t0, 3))
+                           finished=now_utc_iso(), seconds=round(time.monotonic() - t0, 3))
 
     def postgres_lost(self) -> bool:
         return siteloss.is_lost(self.settings)
-
-
-def member_names(settings: Settings) -> list[str]:
-    return [m.name for m in members(settings)]
