@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -92,6 +93,8 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
     from waqiti_drill.faults.lock import DrillLock, child_env
 
+    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:  # input errors first: exit 2, not 7
+        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
     if not settings.state_dir.exists():
         require_healthy(settings)  # no stack at all: refused as an unhealthy target, nothing created
     held = DrillLock(settings.state_dir).acquire(run_id)  # a second drill on this stack is refused here, at once
@@ -110,7 +113,6 @@ def _run_locked(settings: Settings, args: argparse.Namespace, run_dir: Path, arg
     process if it is killed while pytest still heals)."""
     run_id, reports_dir = run_dir.name, Path(args.reports_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    inputs.preflight(argv, env, run_dir / "preflight.json", ROOT)
     require_healthy(settings)
     manifest = start_manifest(settings, run_id, args, *who)
     write_manifest(run_dir, manifest)
@@ -160,7 +162,6 @@ def checked_label(flag: str, value: str | None) -> str | None:
 
 def show_plan(settings: Settings, args: argparse.Namespace, argv: list[str], env: dict[str, str]) -> int:
     """`--plan`: the checks a run makes, then what it would do; no run directory, no lock, no fault."""
-    import tempfile
 
     from waqiti_drill.suite import estimates, plan
 
