@@ -17,7 +17,7 @@ from waqiti_drill.config import Settings, Targets, load_settings
 from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import DrillError, InvalidConfig
 from waqiti_drill.faults.lock import DrillLock, Held, child_env
-from waqiti_drill.platform.base import BackupInfo, Platform, PlatformStatus
+from waqiti_drill.platform.base import BackupInfo, MonitoringStatus, Platform, PlatformStatus
 from waqiti_drill.report.commands import register as register_report_commands
 from waqiti_drill.waiting import timeout_multiplier
 
@@ -249,8 +249,28 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
         lines.append(f"Network partitions in force: {', '.join(status.network_faults)}")
     if status.disk_faults:
         lines.append(f"Disks filled: {', '.join(status.disk_faults)}")
+    if status.monitoring_faults:
+        lines.append(f"Monitoring drill conditions in force: {', '.join(status.monitoring_faults)}")
+    if status.monitoring is not None:
+        lines += render_monitoring(status.monitoring)
     lines += [f"PROBLEM: {p}" for p in status.problems]
     return "\n".join(lines)
+
+
+def render_monitoring(m: MonitoringStatus) -> list[str]:
+    lines = [f"Monitoring: Prometheus {m.prometheus}, Alertmanager {m.alertmanager}",
+             f"  scrape {m.scrape_interval_seconds:g}s, evaluation {m.evaluation_interval_seconds:g}s, "
+             f"group_wait {m.group_wait_seconds:g}s; rules {m.rules_file} (sha256 {m.rules_sha256[:12]})"]
+    up = sum(1 for t in m.targets if t.health == "up")
+    lines.append(f"  targets: {up}/{len(m.targets)} up")
+    for t in m.targets:
+        what = ",".join(f"{k}={v}" for k, v in sorted(t.labels.items()))
+        error = f"  {t.last_error}" if t.last_error else ""
+        lines.append(f"  {t.job:14} {t.instance:16} {t.health:7} {what}{error}")
+    for a in m.alerts:
+        what = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("severity", "spec", "category"))
+        lines.append(f"  ALERT {a.name} {a.state} since {a.active_at} ({what})")
+    return lines
 
 
 def render_backups(backups: Sequence[BackupInfo]) -> str:

@@ -27,6 +27,7 @@ ENV_NAMES: dict[str, str | None] = {
     "rewind_password": None,
     "patroni_rest_password": None,
     "s3_kek_hex": None,
+    "monitor_password": None,
 }
 
 
@@ -42,6 +43,9 @@ class Secrets:
     rewind_password: str
     patroni_rest_password: str  # guards the Patroni REST API's write endpoints (switchover, restart)
     s3_kek_hex: str  # key-encryption key for the object store's SSE-S3
+    # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
+    # spares code that builds Secrets by hand from listing it)
+    monitor_password: str = ""
 
     def values(self) -> list[str]:
         """Every secret value, for redaction scans."""

@@ -31,6 +31,8 @@ from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
 from waqiti_drill.platform.local.haproxy import HAProxy
+from waqiti_drill.platform.local.monitoring.platform import LocalMonitoring
+from waqiti_drill.platform.local.monitoring.stack import MonitoringStack
 from waqiti_drill.platform.local.netns import StackNetwork, check_network_tools
 from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.objectstore import ObjectStore
@@ -49,7 +51,7 @@ from waqiti_drill.timefmt import now_utc_iso
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults, LocalConformance):
+class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -86,7 +88,7 @@ class LocalPlatform(LocalFaults, LocalConformance):
             ensure_tls(ctx.state_dir, ctx.user, ctx.net.addresses(), [S3_HOST_NAME] if ctx.net.isolated else [])
             already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
             if not already:
-                self._check_all_ports_free(etcd, haproxy, redis, store, patroni)
+                self._check_all_ports_free(etcd, haproxy, redis, store, patroni, MonitoringStack(ctx))
             try:
                 self._ensure_network()
                 MemberDisks(self.settings, self.user).ensure()
@@ -122,6 +124,7 @@ class LocalPlatform(LocalFaults, LocalConformance):
         find_binary("redis-cli", "the Debian package redis-tools")
         find_binary("pgbackrest", "the Debian package pgbackrest")
         patroni.check_prerequisites()
+        MonitoringStack(self.context()).check_prerequisites()  # binaries, and the rules file through promtool
         if self.context().net.isolated:
             check_network_tools()
 
@@ -149,6 +152,8 @@ class LocalPlatform(LocalFaults, LocalConformance):
         redis.start()
         store.start()
         haproxy.start()
+        monitoring = MonitoringStack(ctx)
+        monitoring.start_servers()
         etcd.wait_ready(30)
         patroni.start()
         redis.wait_ready(60)
@@ -159,6 +164,8 @@ class LocalPlatform(LocalFaults, LocalConformance):
         repo.stanza_create(primary)
         repo.check(primary)
         self.endpoints().wait_ready(30)
+        monitoring.start_postgres_exporters(primary)
+        monitoring.wait_ready(60)
         if lost:
             siteloss.clear(self.settings)
 
@@ -222,6 +229,8 @@ class LocalPlatform(LocalFaults, LocalConformance):
             disk_faults = self.disk_faults()
         except OSError as exc:
             problems.append(f"disks: {exc}")
+        monitoring, monitoring_problems = self._monitoring_view()
+        problems += monitoring_problems
         ep = self.endpoints()
         return PlatformStatus(
             platform=self.name,
@@ -232,6 +241,8 @@ class LocalPlatform(LocalFaults, LocalConformance):
             problems=problems,
             network_faults=faults,
             disk_faults=disk_faults,
+            monitoring=monitoring,
+            monitoring_faults=self.monitoring_fault_lines(),
         )
 
     # ----- Topology ----------------------------------------------------------------------------
@@ -276,8 +287,9 @@ class LocalPlatform(LocalFaults, LocalConformance):
 
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:
+        """A backup from the current primary; its outcome is pushed to the Pushgateway either way."""
         _etcd, patroni, *_rest, repo = self._parts()
-        return repo.backup(kind, patroni.primary(), timeout)
+        return self._backup_pushed(kind, lambda: repo.backup(kind, patroni.primary(), timeout))
 
     def list_backups(self) -> list[BackupInfo]:
         return self._parts()[5].list_backups()
