@@ -91,10 +91,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return show_plan(settings, args, argv, env)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
+    preflight(argv, env)  # every input check before the lock: a bad feature is refused as such, drill or not
     from waqiti_drill.faults.lock import DrillLock, child_env
 
-    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:  # input errors first: exit 2, not 7
-        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
     if not settings.state_dir.exists():
         require_healthy(settings)  # no stack at all: refused as an unhealthy target, nothing created
     held = DrillLock(settings.state_dir).acquire(run_id)  # a second drill on this stack is refused here, at once
@@ -165,14 +164,19 @@ def show_plan(settings: Settings, args: argparse.Namespace, argv: list[str], env
 
     from waqiti_drill.suite import estimates, plan
 
-    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:
-        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
+    preflight(argv, env)
     planned = plan.collect(argv, env, ROOT)
     target = plan.Target(platform="local", state_dir=str(settings.state_dir),
                          rto_seconds=settings.targets.rto_seconds, rpo_seconds=settings.targets.rpo_seconds,
                          problems=target_problems(settings))
     print(plan.render(planned, estimates.load(Path(args.reports_dir)), target, args.tags))
     return 0 if planned else 1
+
+
+def preflight(argv: list[str], env: dict[str, str]) -> None:
+    """The collect-only check of every step (suite/inputs.py), its report in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:
+        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
 
 
 def target_problems(settings: Settings) -> list[str]:
