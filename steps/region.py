@@ -35,6 +35,9 @@ def backups_replicated(drill: ScenarioDrill) -> None:
 def region_lost(drill: ScenarioDrill) -> dict[str, Any]:
     done = actions.region_loss(configuration=drill.configuration)
     before = done["replication_before_loss"]
+    if before.get("primary_newest_wal_at"):
+        loss = parse_utc(done["injected_at"])
+        drill.measurements["archive_lag_seconds"] = round(loss - parse_utc(before["primary_newest_wal_at"]), 3)
     drill.measurements.update(replication_lag_seconds=before["lag_seconds"],
                               replication_segments_behind=before["segments_behind"],
                               primary_newest_wal_at_loss=str(before["primary_newest_wal"]),
@@ -104,6 +107,7 @@ def region_rpo(drill: ScenarioDrill) -> None:
                              if failover["redis_backup"] else "nothing: no complete Redis backup there"),
         replication_lag_seconds=float(m["replication_lag_seconds"]),
         replication_segments_behind=int(m["replication_segments_behind"]),
+        archive_lag_seconds=float(m["archive_lag_seconds"]) if "archive_lag_seconds" in m else None,
         postgres_set_age_seconds=float(m["postgres_set_stop_before_loss_seconds"]),
         redis_backup_age_seconds=float(m["redis_backup_age_at_loss_seconds"]) if failover["redis_backup"] else None,
         failover_seconds=float(failover["seconds"]), postgres_lost=pg.lost, postgres_rpo_seconds=pg.rpo_seconds,

@@ -67,6 +67,7 @@ class RegionRecovery:
     redis_restored_from: str
     replication_lag_seconds: float  # age of the oldest WAL segment the backup region lacked when the loss began
     replication_segments_behind: int
+    archive_lag_seconds: float | None  # the loss instant minus when the newest WAL segment was archived
     postgres_set_age_seconds: float  # the loss instant minus the restored set's end: what WAL replay had to cover
     redis_backup_age_seconds: float | None  # the loss instant minus the restored Redis backup's start
     failover_seconds: float

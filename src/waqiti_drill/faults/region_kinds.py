@@ -20,6 +20,7 @@ def _lose_region(platform: Platform, target: str) -> dict[str, Any]:
     destroyed = platform.lose_primary_region()
     return {"destroyed": destroyed, "replication_before_loss": {
         "method": before.method, "primary_newest_wal": before.primary_newest_wal,
+        "primary_newest_wal_at": before.primary_newest_wal_at,
         "backup_newest_wal": before.backup_newest_wal, "segments_behind": before.segments_behind,
         "lag_seconds": before.lag_seconds, "last_sync_finished": before.last_sync_finished}}
 

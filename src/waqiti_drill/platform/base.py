@@ -129,6 +129,7 @@ class ReplicationStatus:
     segments_behind: int  # primary segments the backup region does not have
     lag_seconds: float  # age of the oldest of them; 0 when the backup region has them all
     measured_at: str  # ISO 8601 UTC
+    primary_newest_wal_at: str | None = None  # when the newest WAL segment reached the primary's store (archive lag)
     last_sync_started: str | None = None  # the scheduled sync's last run
     last_sync_finished: str | None = None
     last_sync_ok: bool | None = None

@@ -101,6 +101,8 @@ def _region_rows(region: dict[str, Any] | None) -> list[tuple[str, str]]:
     r = region
     lag = (f"replication lag at the loss {_secs(r['replication_lag_seconds'])} "
            f"({r['replication_segments_behind']} WAL segment(s) behind, method {escape(r['replication_method'])})")
+    archived = r.get("archive_lag_seconds")
+    lag += f"; archive lag (the loss minus the newest archived WAL) {_secs(archived)}"
     return [
         ("Region lost / recovered in", f"{escape(region['lost_region'])} / {escape(region['recovered_in'])} "
                                        f"(failover {_secs(region['failover_seconds'])})"),

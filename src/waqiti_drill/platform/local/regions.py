@@ -29,6 +29,7 @@ from waqiti_drill.platform.local.regionsite import RegionSite
 from waqiti_drill.platform.local.regionsync import RegionSync
 from waqiti_drill.platform.local.replication import compare, wal_segments
 from waqiti_drill.platform.local.statedir import state_lock
+from waqiti_drill.timefmt import utc_iso
 from waqiti_drill.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class LocalRegions:
             primary_newest_wal=lag.primary_newest, backup_newest_wal=lag.backup_newest,
             segments_behind=lag.segments_behind, lag_seconds=lag.lag_seconds,
             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lag.measured_at)),
+            primary_newest_wal_at=utc_iso(lag.primary_newest_at) if lag.primary_newest_at else None,
             last_sync_started=last.started if last else None, last_sync_finished=last.finished if last else None,
             last_sync_ok=last.ok if last else None, last_sync_error=last.error if last else None)
 
