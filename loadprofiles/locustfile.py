@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import locust.stats
 from locust import LoadTestShape, User, constant, events, task
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner
@@ -36,6 +37,9 @@ from waqiti_drill.workload.recorder import Recorder
 from waqiti_drill.workload.targets import PG_PASSWORD_ENV, REDIS_PASSWORD_ENV, TARGETS_ENV, WorkloadTargets
 
 TARGETS = WorkloadTargets.load(Path(os.environ[TARGETS_ENV]))
+# Locust rewrites its CSV statistics every second (a module constant its writer reads on each round) and
+# never at exit; a quarter second keeps the wait for the last round at shutdown short.
+locust.stats.CSV_STATS_INTERVAL_SEC = 0.25
 PROCESS = os.environ.get("DRILL_PROCESS", "p0")
 PROCESS_INDEX = int(os.environ.get("DRILL_PROCESS_INDEX", "0"))
 WAIT = float(os.environ.get("DRILL_LOAD_WAIT", "0.01"))
@@ -68,6 +72,8 @@ class Run:
     users = itertools.count(1)
     tids = itertools.count(1)
     stop_watched = False  # a greenlet of this process watches the stop file (local runner)
+    stopping = False  # that greenlet is stopping the users: the shape must not change their number
+    last_tick: tuple[int, float] | None = None
 
 
 def report(environment: Environment) -> Report:
@@ -95,15 +101,17 @@ def on_init(environment: Environment, **_kw: object) -> None:
 
 def _stop_when_asked(environment: Environment) -> None:
     """The harness asks for the end by creating the stop file; seen within 50 ms here, instead of at the
-    shape's next one-second tick (twice: once to ramp down, once to end). runner.stop() from this greenlet
-    stops the shape first, then every user gracefully (each completes or records its operation, within
-    --stop-timeout), and quit() then ends the run as a finished shape would."""
+    shape's next one-second tick (twice: once to ramp down, once to end). The users are stopped first and
+    gracefully (each completes or records its operation, within --stop-timeout) while the shape holds
+    still; only then does the shape end, and Locust shuts down with no user left to cut short."""
     while not STOP_FILE.exists():
         gevent.sleep(0.05)
     runner = environment.runner
     assert runner is not None
-    runner.stop()
-    runner.quit()
+    Run.stopping = True
+    runner.stop_users(dict(runner.user_classes_count))
+    if runner.shape_greenlet is not None:
+        runner.shape_greenlet.kill(block=False)
 
 
 @events.quitting.add_listener
@@ -113,6 +121,9 @@ def on_quitting(environment: Environment, **_kw: object) -> None:
         return
     if environment.runner is not None:
         environment.runner.stop()
+    # Locust's CSV writer rewrites its statistics every interval and not at exit: one more interval, so the
+    # statistics kept with the run count every operation (the history always does).
+    gevent.sleep(locust.stats.CSV_STATS_INTERVAL_SEC + 0.1)
     Run.recorder.close()
     if Run.recorder.failure is not None or Run.recorder.open_ops:
         environment.process_exit_code = 3
@@ -271,8 +282,11 @@ class DrillShape(LoadTestShape):
     abstract = False
 
     def tick(self) -> tuple[int, float] | None:
+        if Run.stopping:
+            return Run.last_tick  # unchanged: Locust does nothing while the watcher stops the users
         stopping = STOP_FILE.exists() and not Run.stop_watched  # a local runner's watcher stops it sooner
         current = None if stopping else _profile.tick(self.get_run_time())
+        Run.last_tick = current
         if current is None and self.runner is not None and self.runner.user_count > 0:
             # Ramp down to zero first: Locust lets users finish the operation they are in (stop_timeout)
             # when it ramps down, whereas ending the shape kills them mid-operation.

@@ -92,3 +92,27 @@ def test_down_without_a_stack_is_a_no_op(state):
 )
 def test_bad_load_arguments_are_one_line_errors(state, args, fragment):
     assert_one_line_error(run("--state-dir", str(state), "load", *args), 2, fragment)
+
+
+def test_heal_refuses_a_ledger_with_an_unknown_kind_in_one_line_naming_it_and_the_file(state):
+    ledger = state / "faults" / "active.json"
+    ledger.parent.mkdir(parents=True)
+    ledger.write_text('[{"id": "ab12", "kind": "teleport_member", "target": "pg1", "injected_at": 1.0, "pid": 1}]')
+    result = run("--state-dir", str(state), "heal")
+    assert_one_line_error(result, 5, str(ledger), "unknown fault kind 'teleport_member'")
+    assert "teleport_member" in ledger.read_text(), "the ledger is left as it was, for the operator"
+
+
+def test_heal_refuses_a_ledger_that_is_not_a_list(state):
+    ledger = state / "faults" / "active.json"
+    ledger.parent.mkdir(parents=True)
+    ledger.write_text('{"kill_member": "pg1"}')
+    assert_one_line_error(run("--state-dir", str(state), "heal"), 5, str(ledger), "not a JSON list of entries")
+
+
+@pytest.mark.parametrize("bad", ["two", "0", "-1", "nan", "inf", "1e9"])
+def test_a_bad_timeout_multiplier_is_refused_before_anything_runs(state, bad):
+    env = dict(os.environ, DRILL_TIMEOUT_MULTIPLIER=bad)
+    result = run("--state-dir", str(state), "up", env=env)
+    assert_one_line_error(result, 2, "DRILL_TIMEOUT_MULTIPLIER must be a number in (0, 100]", repr(bad))
+    assert not state.exists(), "nothing was created"

@@ -67,7 +67,7 @@ class FaultEngine:
         record = self.record(run_dir, kind.kind, resolved, "inject", **detail) if kind.record_at == "before" else None
         did = kind.inject(self.platform, resolved, **params) or {}
         if record is None:
-            record = self.record(run_dir, kind.kind, resolved, "inject", **detail, **did)
+            record = self.record(run_dir, kind.kind, resolved, "inject", **{**detail, **did})
         if not kind.ledgered:  # a transition ends when its call returns
             self.record(run_dir, kind.kind, resolved, "heal", **did)
         return {"fault": kind.kind, "target": resolved, "injected_at": utc_iso(record.wall),
