@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium awscli)
+APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium
+  awscli prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-pushgateway
+  prometheus-node-exporter)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -13,7 +15,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   $SUDO apt-get update -q
+  # The packages' own services (prometheus on :9090, the exporters, ...) must not start: the harness
+  # runs its own, on its own ports. Where no policy-rc.d denies it already, one does for this install.
+  guard=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    guard=/usr/sbin/policy-rc.d
+    trap '$SUDO rm -f "$guard"' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$guard" >/dev/null && $SUDO chmod 755 "$guard"
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+  [ -z "$guard" ] || { $SUDO rm -f "$guard"; trap - EXIT; }
 fi
 
 # Patroni runs as the database user, so the interpreter must be one that user can execute: a venv

@@ -6,6 +6,7 @@ integration test uses it on a recorded `drill load` + `drill chaos` run.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -123,3 +124,46 @@ def make_run(reports: Path, run_id: str = "20251125T175900Z-ab12", started_at: s
 def copy_run(run_dir: Path, to: Path) -> Path:
     shutil.copytree(run_dir, to)
     return to
+
+
+# The @nightly scenarios as results.json names them, with their tags and typical figures (RTO, RPO).
+NIGHTLY = [
+    ("PostgreSQL failover under steady ledger load", "The primary is lost without warning [killed]",
+     ["destructive", "nightly", "primary_crash", "quarterly"], 20.4, 0.0),
+    ("Redis Cluster resharding and master failover under load", "A master is killed and its replica is promoted",
+     ["destructive", "nightly", "quarterly", "redis_master_failover"], 8.1, 0.0),
+    ("Disaster recovery of the whole site from the object store",
+     "The PostgreSQL cluster is lost and rebuilt from the object store alone",
+     ["destructive", "nightly", "quarterly", "site_loss", "slow"], 21.4, 5.7),
+    ("PostgreSQL failover under steady ledger load", "The primary hangs for less than the leader key's ttl",
+     ["destructive", "primary_freeze", "quarterly"], 5.0, 0.0),
+    ("PostgreSQL failover under steady ledger load", "The primary-freeze drill runs as its chaostoolkit experiment",
+     ["destructive", "primary_freeze", "quarterly"], 5.0, 0.0),
+    ("The deployed platform conforms to the spec", "Redis runs as a cluster with authentication, AOF + RDB and a "
+     "bounded LRU memory", ["deployment", "nightly", "quarterly"], None, None),
+]
+
+
+def make_trend_runs(reports: Path, runs: int, failed_run: int | None = None) -> list[Path]:
+    """`runs` run directories (results.json and run.json only, one a day) of the scenarios above, figures
+    varying by run; in `failed_run` (an index) the primary crash fails with an RTO over its target."""
+    made = []
+    for i in range(runs):
+        run_id = f"2025110{i // 10}{i % 10}T020000Z-{i:04x}" if runs < 100 else f"run-{i:04d}"
+        run_dir = reports / run_id
+        run_dir.mkdir(parents=True)
+        results = []
+        for n, (feature, scenario, tags, rto, rpo) in enumerate(NIGHTLY):
+            wobble = 1.0 + 0.1 * ((i * 7 + n * 3) % 5 - 2)
+            bad = failed_run == i and n == 0
+            results.append(ScenarioResult(
+                feature=feature, scenario=scenario, tags=tags, status="failed" if bad else "passed",
+                targets=Targets(900.0, 3600.0),
+                rto_seconds=None if rto is None else (950.0 if bad else rto * wobble),
+                rpo_seconds=None if rpo is None else rpo * wobble, duration_seconds=30.0 + n,
+                deviations=["RTO 950.0s > target 900s"] if bad else []))
+        write_results(run_dir, results)
+        started = dt.datetime(2025, 11, 1, 2, tzinfo=dt.UTC) + dt.timedelta(days=i)
+        write_manifest(run_dir, manifest(run_id, started.strftime("%Y-%m-%dT%H:%M:%S.000Z")))
+        made.append(run_dir)
+    return made

@@ -16,7 +16,8 @@ from pathlib import Path
 from waqiti_drill.config import Settings, Targets, load_settings
 from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import DrillError, InvalidConfig
-from waqiti_drill.platform.base import BackupInfo, Platform, PlatformStatus, RedisBackupInfo
+from waqiti_drill.faults.lock import DrillLock, Held, child_env
+from waqiti_drill.platform.base import BackupInfo, MonitoringStatus, Platform, PlatformStatus, RedisBackupInfo
 from waqiti_drill.report.commands import register as register_report_commands
 from waqiti_drill.waiting import timeout_multiplier
 
@@ -176,12 +177,40 @@ def cmd_heal(settings: Settings, args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     faults = FaultEngine(settings, _platform(settings), args.config or os.environ.get("DRILL_CONFIG"))
-    with faults.safety.lock.held():  # a running drill heals itself; never undo its faults under it
+    held = _heal_lock(faults.safety.lock, args)  # a running drill heals itself; never undo its faults under it
+    try:
         undone = faults.heal(float(args.timeout), None)
+    finally:
+        if held is not None:
+            held.release()
     for line in undone:
         print(f"undone: {line}")
     print(f"healthy in {time.monotonic() - started:.1f}s ({len(undone)} fault(s) undone)")
     return 0
+
+
+def _heal_lock(lock: DrillLock, args: argparse.Namespace) -> Held | None:
+    """The drill lock for `drill heal`: taken at once, or after waiting for the drill in progress (--wait),
+    or not at all beside it (--force); without either, a drill in progress is a one-line refusal."""
+    from waqiti_drill.errors import LockHeld
+    from waqiti_drill.waiting import wait_until
+
+    wait = _seconds("--wait", args.wait, 0.0)
+    try:
+        held = lock.acquire("heal", "drill heal")
+    except LockHeld as exc:
+        if args.force:
+            print(f"drill heal: --force: healing beside the drill in progress ({exc})", file=sys.stderr)
+            return None
+        if not wait:
+            raise LockHeld(f"{exc}; it heals itself when it ends (drill heal --wait SECONDS waits for it, "
+                           "--force heals beside it)") from None
+        print(f"drill heal: waiting up to {wait:g}s for the drill in progress ({exc})", file=sys.stderr, flush=True)
+        held = wait_until(lambda: (True, lock.acquire("heal", "drill heal")), wait,
+                          "the drill in progress to end (its lock)", interval=1.0)
+    if held.note:
+        print(f"drill heal: note: {held.note}", file=sys.stderr)
+    return held
 
 
 def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
@@ -195,8 +224,20 @@ def cmd_chaos(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     run_dir = Path(args.run_dir) if args.run_dir else Path("reports") / new_run_id()
     config_file = args.config or os.environ.get("DRILL_CONFIG")
-    journal = experiment.run(Path(args.experiment), settings, run_dir, config_file)
+    experiment.load(Path(args.experiment))  # a bad file is a one-line error before anything is locked
+    held = DrillLock(settings.state_dir).acquire(run_dir.name)  # refused at once beside another drill
+    if held.note:
+        print(f"drill chaos: note: {held.note}", file=sys.stderr)
+    os.environ.update(child_env(held))  # the experiment's safety control, in this process, joins this drill
+    try:
+        journal = experiment.run(Path(args.experiment), settings, run_dir, config_file)
+    finally:
+        held.release()
     passed, line = experiment.summary(journal)
+    from waqiti_drill.suite.junit import write_one
+
+    write_one(run_dir / "junit.xml", f"drill-chaos-{run_dir.name}", "chaos", Path(args.experiment).stem,
+              float(journal.get("duration") or 0.0), None if passed else line)
     print(f"{line} (journal: {run_dir / 'journal.json'})")
     return 0 if passed else 1
 
@@ -251,8 +292,28 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
         lines.append(f"Network partitions in force: {', '.join(status.network_faults)}")
     if status.disk_faults:
         lines.append(f"Disks filled: {', '.join(status.disk_faults)}")
+    if status.monitoring_faults:
+        lines.append(f"Monitoring drill conditions in force: {', '.join(status.monitoring_faults)}")
+    if status.monitoring is not None:
+        lines += render_monitoring(status.monitoring)
     lines += [f"PROBLEM: {p}" for p in status.problems]
     return "\n".join(lines)
+
+
+def render_monitoring(m: MonitoringStatus) -> list[str]:
+    lines = [f"Monitoring: Prometheus {m.prometheus}, Alertmanager {m.alertmanager}",
+             f"  scrape {m.scrape_interval_seconds:g}s, evaluation {m.evaluation_interval_seconds:g}s, "
+             f"group_wait {m.group_wait_seconds:g}s; rules {m.rules_file} (sha256 {m.rules_sha256[:12]})"]
+    up = sum(1 for t in m.targets if t.health == "up")
+    lines.append(f"  targets: {up}/{len(m.targets)} up")
+    for t in m.targets:
+        what = ",".join(f"{k}={v}" for k, v in sorted(t.labels.items()))
+        error = f"  {t.last_error}" if t.last_error else ""
+        lines.append(f"  {t.job:14} {t.instance:16} {t.health:7} {what}{error}")
+    for a in m.alerts:
+        what = ",".join(f"{k}={v}" for k, v in sorted(a.labels.items()) if k not in ("severity", "spec", "category"))
+        lines.append(f"  ALERT {a.name} {a.state} since {a.active_at} ({what})")
+    return lines
 
 
 def render_backups(backups: Sequence[BackupInfo]) -> str:
@@ -265,8 +326,15 @@ def render_backups(backups: Sequence[BackupInfo]) -> str:
     return "\n".join(lines)
 
 
+def exit_code_help() -> str:
+    from waqiti_drill.errors import exit_codes
+
+    return "exit codes:\n" + "\n".join(f"  {code:>3}  {what}" for code, what in exit_codes().items())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="drill", description="Waqiti DR drill harness")
+    parser = argparse.ArgumentParser(prog="drill", description="Waqiti DR drill harness", epilog=exit_code_help(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--state-dir", help="where the embedded stack keeps everything (env DRILL_STATE_DIR)")
     parser.add_argument("--config", help="TOML file overriding ports and targets (env DRILL_CONFIG)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -297,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--run-dir", help="where the history and Locust stats go (default reports/<run-id>)")
     heal = sub.add_parser("heal", help="undo every fault a drill left behind and wait until healthy")
     heal.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for health (default 300)")
+    heal.add_argument("--wait", metavar="SECONDS", help="beside a drill in progress, wait up to SECONDS for it "
+                      "to end (default: refuse at once)")
+    heal.add_argument("--force", action="store_true", help="heal beside a drill in progress (it may then measure "
+                      "and heal against a platform changed under it)")
     chaos = sub.add_parser("chaos", help="run (or --validate) one chaostoolkit experiment from scenarios/")
     chaos.add_argument("experiment", help="a scenarios/*.yaml file")
     chaos.add_argument("--validate", action="store_true", help="only check the file")

@@ -74,6 +74,15 @@ class Ports:
                 base = f.name[3:]
                 changes[base], changes[f.name] = getattr(self, f.name), getattr(self, base)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+    # Monitoring (Prometheus, Alertmanager, the exporters; see platform/local/monitoring/), loopback only.
+    prometheus: int = 25700
+    alertmanager: int = 25701  # its cluster listener is off: one Alertmanager, no gossip port
+    pushgateway: int = 25702
+    alert_webhook: int = 25703  # the harness's own Alertmanager receiver
+    logwatch: int = 25704  # the harness's failed-login counter (PostgreSQL logs)
+    postgres_exporter: tuple[int, ...] = (25711, 25712, 25713)  # one per member
+    redis_exporter: tuple[int, ...] = (25721, 25722, 25723, 25724, 25725, 25726, 25727, 25728)  # six + two spares
+    node_exporter: int = 25729  # the members' own filesystems (disk usage)
 
     def all(self) -> dict[str, int]:
         """Every port by a readable owner name, e.g. 'postgres[pg2]' -> 25442."""
@@ -129,12 +138,38 @@ class BackupRegion:
 
 
 @dataclass(frozen=True)
+class MonitoringSettings:
+    """How often Prometheus scrapes and evaluates, and how long Alertmanager holds a new alert.
+
+    The defaults are small enough for a drill (a detection budget is `for` + scrape + evaluation +
+    group_wait), and are recorded with every result. Production typically runs 15-30 s and 30 s.
+    """
+
+    enabled: bool = True
+    scrape_interval: float = 5.0
+    evaluation_interval: float = 5.0
+    group_wait: float = 1.0
+    group_interval: float = 5.0
+    repeat_interval: float = 3600.0
+    rules_file: str = ""  # "" means the checkout's monitoring/alerts.rules.yml
+
+    @property
+    def rules_path(self) -> Path:
+        return Path(self.rules_file) if self.rules_file else DEFAULT_RULES_FILE
+
+
+# The alert rules every stack loads, one file in the repository (Prometheus rule format).
+DEFAULT_RULES_FILE = Path(__file__).resolve().parents[2] / "monitoring" / "alerts.rules.yml"
+
+
+@dataclass(frozen=True)
 class Settings:
     state_dir: Path
     ports: Ports = field(default_factory=Ports)
     targets: Targets = field(default_factory=Targets)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
     region: BackupRegion = field(default_factory=BackupRegion)
+    monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
     host: str = "127.0.0.1"
     # The unprivileged account database processes run as when the harness runs as root.
     run_user: str = "postgres"
@@ -166,6 +201,8 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     ports = _build(Ports, overrides.pop("ports", {}), path or "")
     targets = _build(Targets, overrides.pop("targets", {}), path or "")
     region = resolve_region(overrides.pop("backup_region", {}), path or "defaults")
+    monitoring = build_monitoring(overrides.pop("monitoring", {}), path or "defaults",
+                                  Path(path).parent if path else Path.cwd())
     settings_kwargs = {}
     for key in ("run_user",):
         if key in overrides:
@@ -176,7 +213,8 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     if overrides:
         raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
     chosen = Path(raw_state or file_state or default_state_dir()).expanduser().absolute()
-    settings = Settings(state_dir=chosen, ports=ports, targets=targets, region=region, **settings_kwargs)
+    settings = Settings(state_dir=chosen, ports=ports, targets=targets, region=region, monitoring=monitoring,
+                        **settings_kwargs)
     check_ports_distinct(settings.ports, path or "defaults")
     return settings
 
@@ -213,6 +251,37 @@ def resolve_region(values: object, source: str) -> BackupRegion:
     if names["primary"] == names["backup"]:
         raise InvalidConfig(f"{source}: the primary and backup regions must differ")
     return BackupRegion(enabled=enabled, replication=str(method), sync_interval_seconds=float(interval), **names)
+# [monitoring] key -> (smallest, largest) seconds
+_MONITORING_SECONDS = {"scrape_interval": (1.0, 300.0), "evaluation_interval": (1.0, 300.0),
+                       "group_wait": (0.0, 600.0), "group_interval": (1.0, 3600.0),
+                       "repeat_interval": (60.0, 7 * 86400.0)}
+
+
+def build_monitoring(values: object, source: str, base_dir: Path) -> MonitoringSettings:
+    """The [monitoring] table: intervals in seconds within sane bounds, `enabled`, `rules_file` (a relative
+    path is relative to the config file's directory)."""
+    if not isinstance(values, dict):
+        raise InvalidConfig(f"{source}: [monitoring] must be a table")
+    known = [f.name for f in dataclasses.fields(MonitoringSettings)]
+    kwargs: dict[str, object] = {}
+    for key, value in values.items():
+        if key not in known:
+            raise InvalidConfig(f"{source}: unknown key '{key}' in [monitoring]; valid: {', '.join(known)}")
+        if key == "enabled":
+            if not isinstance(value, bool):
+                raise InvalidConfig(f"{source}: [monitoring] 'enabled' must be true or false, got {value!r}")
+        elif key == "rules_file":
+            if not isinstance(value, str) or not value:
+                raise InvalidConfig(f"{source}: [monitoring] 'rules_file' must be a path, got {value!r}")
+            value = str((base_dir / value).absolute())
+        else:
+            low, high = _MONITORING_SECONDS[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+                raise InvalidConfig(f"{source}: [monitoring] '{key}' must be a number of seconds from {low:g} to "
+                                    f"{high:g}, got {value!r}")
+            value = float(value)
+        kwargs[key] = value
+    return MonitoringSettings(**kwargs)  # type: ignore[arg-type]
 
 
 NETWORK_MODES = ("auto", "netns", "loopback")

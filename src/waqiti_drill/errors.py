@@ -86,3 +86,24 @@ class SecretLeak(DrillError):
     """A known secret was found in a run directory (file:line named, the value never); nothing was signed."""
 
     exit_code = 13
+
+
+# Exit codes that are not an error class: the CLI's own outcomes.
+OUTCOME_CODES = {
+    0: "success: every scenario passed, every target met, the evidence intact",
+    1: "a drill ran and failed: a scenario failed, a target was missed (drill run, check, chaos)",
+    70: "internal error: a bug in the harness (one line, details in <state>/logs/drill-<command>-crash.log)",
+    130: "interrupted (Ctrl-C); a drill in progress heals first",
+}
+
+
+def exit_codes() -> dict[int, str]:
+    """Every exit code of `drill`, with what it means: the outcomes, then each error class's first line."""
+    codes = dict(OUTCOME_CODES)
+    pending = list(DrillError.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending += cls.__subclasses__()
+        paragraph = " ".join((cls.__doc__ or cls.__name__).strip().split("\n\n")[0].split())
+        codes.setdefault(cls.exit_code, f"{cls.__name__}: {paragraph.split('; ')[0].rstrip('.')}")
+    return dict(sorted(codes.items()))

@@ -126,6 +126,7 @@ class RunManifest:
     config_sha256: str  # of the effective configuration, secrets left out
     targets: Targets
     timeout_multiplier: float | None = None  # DRILL_TIMEOUT_MULTIPLIER in force (None: not recorded, older runs)
+    ticket: str | None = None  # the change ticket the drill ran under (drill run --ticket)
 
 
 def write_results(run_dir: Path, results: list[ScenarioResult]) -> Path:

@@ -32,6 +32,7 @@ ENV_NAMES: dict[str, str | None] = {
     "dr_s3_secret_key": None,
     "dr_s3_kek_hex": None,
     "redis_backup_key": None,  # AES-256-GCM key of the Redis backups (client-side encryption)
+    "monitor_password": None,
 }
 
 
@@ -59,6 +60,9 @@ class Secrets:
         return replace(self, s3_access_key=self.dr_s3_access_key, s3_secret_key=self.dr_s3_secret_key,
                        s3_kek_hex=self.dr_s3_kek_hex, dr_s3_access_key=self.s3_access_key,
                        dr_s3_secret_key=self.s3_secret_key, dr_s3_kek_hex=self.s3_kek_hex)
+    # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
+    # spares code that builds Secrets by hand from listing it)
+    monitor_password: str = ""
 
     def values(self) -> list[str]:
         """Every secret value, for redaction scans."""

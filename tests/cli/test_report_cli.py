@@ -172,7 +172,8 @@ def test_trend_prints_a_table(tmp_path, env):
     make_run(tmp_path / "reports")
     done = drill("report", "--trend", "--reports-dir", str(tmp_path / "reports"), env=env)
     assert done.returncode == 0, done.stderr
-    assert "failover: Primary freeze" in done.stdout and (tmp_path / "reports" / "trend.png").is_file()
+    assert "primary_freeze" in done.stdout and (tmp_path / "reports" / "trend.png").is_file()
+    assert (tmp_path / "reports" / "trend.html").is_file()
 
 
 def test_a_check_json_that_is_not_a_checker_result_is_named(tmp_path, env):

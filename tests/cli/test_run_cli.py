@@ -89,3 +89,65 @@ def test_shipped_features_parse_and_every_step_has_a_definition(tmp_path):
     result = run(tmp_path)
     assert "no step definition" not in result.stderr and "malformed" not in result.stderr, result.stderr
     assert_one_line_error(result, 7, "the target is not healthy", "no stack in")
+
+
+@pytest.mark.parametrize("ticket", ["", "CHG-1\nrm -rf /", "x" * 201])
+def test_a_bad_ticket_is_refused(tmp_path, ticket):
+    path = feature(tmp_path, GOOD)
+    assert_one_line_error(run(tmp_path, str(path), "--ticket", ticket), 2, "--ticket must be one printable line")
+
+
+def test_plan_lists_what_would_run_and_writes_nothing(tmp_path):
+    """No stack, no reports directory: the plan still says what would run, and that a run would be refused."""
+    path = feature(tmp_path, """@destructive
+Feature: a drill
+  Scenario: the primary is killed
+    Given the platform is healthy
+    And the ledger load "steady" is running
+    When the PostgreSQL primary is killed
+    Then writes resume within 900 seconds
+
+  @deployment
+  Scenario: only checks
+    Given the platform is healthy
+""")
+    result = run(tmp_path, str(path), "--plan")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "2 scenario(s) would run" in out and "nothing was started" in out
+    assert "1. x: the primary is killed [never run before]" in out
+    assert "fault: When the PostgreSQL primary is killed" in out and "fault: none (checks only)" in out
+    assert "DR targets: RTO 900 s, RPO 3600 s" in out and "a run would be refused (exit 7)" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert not (tmp_path / "reports").exists() and not (tmp_path / "no-stack").exists()
+
+
+def test_plan_uses_earlier_runs_for_the_expected_duration(tmp_path):
+    from tests.rundirs import manifest
+    from waqiti_drill.results import FaultInfo, ScenarioResult, Targets, write_manifest, write_results
+
+    path = feature(tmp_path, "Feature: a drill\n  Scenario: healthy\n    Given the platform is healthy\n")
+    for i, seconds in enumerate((40.0, 50.0, 60.0)):
+        earlier = tmp_path / "reports" / f"r{i}"
+        earlier.mkdir(parents=True)
+        write_results(earlier, [ScenarioResult(feature="a drill", scenario="healthy", tags=[], status="passed",
+                                               targets=Targets(900, 3600), duration_seconds=seconds,
+                                               fault=FaultInfo("kill_member", "pg2", None))])
+        write_manifest(earlier, manifest(f"r{i}", f"2025-11-0{i + 1}T00:00:00.000Z"))
+    before = sorted(p.name for p in (tmp_path / "reports").iterdir())
+    out = run(tmp_path, str(path), "--plan").stdout
+    assert "1. x: healthy [~50 s]" in out and "last run recorded: kill_member on pg2" in out
+    assert "expected duration: ~50 s (median of the last runs; 3 run(s) read)" in out
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == before
+
+
+def test_help_lists_every_exit_code_and_the_readme_too():
+    from waqiti_drill.errors import exit_codes
+
+    top = subprocess.run([*DRILL, "--help"], capture_output=True, text=True, timeout=60).stdout
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    for code in exit_codes():
+        assert f"\n  {code:>3}  " in top, code
+        assert f"| {code} |" in readme, f"README's exit code table lacks {code}"
+    sub = subprocess.run([*DRILL, "run", "--help"], capture_output=True, text=True, timeout=60).stdout
+    assert "exit codes of drill run" in sub and "--plan" in sub and "--ticket" in sub

@@ -36,6 +36,8 @@ def test_each_scenario_runs_rolls_back_and_leaves_the_platform_healthy(stack, tm
     journal = json.loads((tmp_path / "journal.json").read_text())
     assert journal["status"] == "completed" and not journal["deviated"]
     assert all(r["status"] == "succeeded" for r in journal["run"] + journal["rollbacks"])
+    junit = (tmp_path / "junit.xml").read_text()  # for CI: one testcase, the experiment, not failed
+    assert f'classname="chaos" name="{name}"' in junit and "<failure" not in junit
     faults = [json.loads(line) for line in (tmp_path / "history" / "faults.jsonl").read_text().splitlines()]
     assert any(f["phase"] == "inject" for f in faults), "the fault instant is recorded into the run"
     platform = stack.platform()
@@ -68,8 +70,8 @@ def test_a_drill_killed_mid_freeze_is_healed_by_drill_heal_and_holds_off_a_secon
         wait_until(lambda: (faults.exists(), "no fault record yet"), 60, "the freeze to take effect")
 
         second = stack.drill("chaos", str(SCENARIOS / "primary_crash.yaml"), "--run-dir", str(tmp_path / "second"))
-        assert second.returncode != 0
-        assert "another drill holds the lock" in second.stdout + second.stderr
+        assert second.returncode == 11, second.stdout + second.stderr  # refused at once, naming the run
+        assert "another drill is in progress on this stack: run killed (pid" in second.stderr
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()

@@ -5,6 +5,7 @@ each test leaves it healthy (asserted)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 
@@ -42,6 +43,14 @@ def test_nightly_runs_and_reports_real_figures(stack, tmp_path):
     run_dir = tmp_path / "nightly"
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
     results = read_results(run_dir)
+    # Without a terminal: one timestamped line per phase, each scenario started and ended, pytest's output
+    # in pytest.log; a JUnit testcase per scenario, named by feature and scenario.
+    assert "10 scenario(s) selected" in result.stdout
+    assert all(f"[{n}/10] start: " in result.stdout for n in range(1, 11)), result.stdout[:3000]
+    assert result.stdout.count("] passed in ") == 10 and "[3/10] fault: kill_member on pg" in result.stdout
+    assert "collected" not in result.stdout and "collected" in (run_dir / "pytest.log").read_text()
+    junit = (run_dir / "junit.xml").read_text()
+    assert junit.count("<testcase ") == 10 and 'classname="PostgreSQL failover under steady ledger load"' in junit
     assert all(r.status == "passed" for r in results), [(r.scenario, r.deviations) for r in results]
     deployment = [r for r in results if "deployment" in r.tags]
     assert len(deployment) == 6 and all(r.rto_seconds is None and not r.deviations for r in deployment)
@@ -96,6 +105,9 @@ def test_a_drill_that_misses_its_bound_fails_says_why_and_heals(stack, tmp_path)
     feature.write_text(MISSED_BOUND)
     result = stack.drill("run", str(feature), "--reports-dir", str(tmp_path), "--run-id", "bound", timeout=900)
     assert result.returncode == 1, result.stdout[-3000:] + result.stderr
+    assert re.search(r"\[1/1\] failed in \d+ s: .*; failed step: Then the measured RTO is at most 1 seconds",
+                     result.stdout), result.stdout
+    assert "<failure" in (tmp_path / "bound" / "junit.xml").read_text()
     [record] = read_results(tmp_path / "bound")
     assert record.status == "failed"
     assert record.rto_seconds is not None and record.rto_seconds > 1  # measured after the heal, and reported

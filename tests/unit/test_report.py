@@ -149,9 +149,9 @@ def test_trend_orders_runs_by_start_and_writes_table_png_and_json(tmp_path, key)
     (reports / "run-b" / "results.json").write_text(json.dumps(later))
     (reports / "just-a-load").mkdir()  # a `drill load` directory: no results.json, passed over
     text, png, data = write_trend(reports)
-    rows = [line for line in text.splitlines() if line.startswith("failover: Primary freeze")]
-    assert [r.split()[3] for r in rows] == ["run-a", "run-b"]
-    assert rows[1].split()[-2] == "42.5"
+    [row] = [line for line in text.splitlines() if line.startswith("primary_freeze")]
+    assert row.split()[1:4] == ["2", "passed", "42.5"]  # two runs; the last (run-b, started later) has 42.5 s
+    assert "oldest 2025-11-25T18:00 (run-a)" in text and "newest 2025-11-26T18:00 (run-b)" in text
     assert png.read_bytes().startswith(PNG) and png.stat().st_size > 10_000
     points = json.loads(data.read_text())
     assert [p["run_id"] for p in points if p["scenario"].startswith("failover")] == ["run-a", "run-b"]

@@ -17,14 +17,12 @@ Safety object per stack, owned by its FaultEngine.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 from chaoslib.exceptions import InterruptExecution
 
@@ -32,7 +30,9 @@ from waqiti_drill.checker.load import HistoryTail, error_ratio
 from waqiti_drill.errors import InvalidHistory, LockHeld
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, engine, run_dir_of
-from waqiti_drill.timefmt import now_utc_iso
+from waqiti_drill.faults.lock import DrillLock, Held
+
+__all__ = ["AbortGuard", "DrillLock", "Safety", "after_experiment_control", "before_experiment_control"]
 
 if TYPE_CHECKING:
     from waqiti_drill.faults.engine import FaultEngine
@@ -41,44 +41,13 @@ logger = logging.getLogger("chaostoolkit")
 GUARD_INTERVAL = 2.0  # seconds between two readings of the history by the abort guard
 
 
-class DrillLock:
-    """An flock on <state>/faults/drill.lock, held for a whole drill; the file names the holder."""
-
-    def __init__(self, state_dir: Path) -> None:
-        self.path = state_dir / "faults" / "drill.lock"
-
-    def acquire(self) -> IO[str]:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115 - held until release
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "unknown"
-            fh.close()
-            raise LockHeld(f"another drill holds the lock {self.path} ({holder})") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()} since {now_utc_iso()}\n")
-        fh.flush()
-        return fh
-
-    @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        fh = self.acquire()
-        try:
-            yield
-        finally:
-            fh.close()
-
-
 class Safety:
     """The drill lock, the abort guard and the start verdict of the experiment running on one stack."""
 
     def __init__(self, faults: FaultEngine) -> None:
         self.faults = faults
         self.lock = DrillLock(faults.settings.state_dir)
-        self._held: IO[str] | None = None
+        self._held: Held | None = None
         self.guard: AbortGuard | None = None
         self.refused = False  # the drill was refused at start: its rollbacks must not touch the platform
 
@@ -91,10 +60,13 @@ class Safety:
         (chaostoolkit's way to stop before the method) names why a drill was refused."""
         self.refused = True  # until every check below has passed
         if self._held is None:
+            run_dir = run_dir_of(configuration)
             try:
-                self._held = self.lock.acquire()
+                self._held = self.lock.acquire(run_dir.name if run_dir else "-")
             except LockHeld as exc:
                 raise InterruptExecution(str(exc)) from None
+            if self._held.note:
+                logger.warning(self._held.note)
         left = self.faults.ledger.active()
         if left:
             raise InterruptExecution("faults of an earlier run are still active ("
@@ -115,9 +87,21 @@ class Safety:
             self.guard.stop()
             self.guard = None
         if self._held is not None:
-            self._held.close()
+            self._held.release()
             self._held = None
         self.refused = False
+
+    @contextlib.contextmanager
+    def for_action(self, kind: str) -> Iterator[None]:
+        """A fault injected outside an experiment holds the lock while it is injected: inside a drill (this
+        process's experiment, or the drill run that started this process) it is already held."""
+        if self.holds_lock():
+            yield
+            return
+        with self.lock.held("-", f"fault action {kind}") as held:
+            if held.note:
+                logger.warning(held.note)
+            yield
 
 
 def before_experiment_control(context: dict, configuration: Configuration = None, **_kw: Any) -> None:  # noqa: ANN401

@@ -53,6 +53,11 @@ class FaultEngine:
         """Inject a fault of kind `name` on `target` (a role or name, resolved now; the kind's default when
         None). Returns what was done, for the chaostoolkit journal. A held kind needs `seconds`."""
         kind = registry.get(name)
+        with self.safety.for_action(kind.kind):  # one drill at a time: refused (LockHeld) beside another
+            return self._inject(kind, target, run_dir, seconds, **params)
+
+    def _inject(self, kind: FaultKind, target: str | None, run_dir: Path | None, seconds: float | None,
+                **params: Any) -> dict[str, Any]:
         named = target or kind.default_target
         resolved = kind.resolve(self.platform, named)
         detail: dict[str, Any] = {"role": named} if named and named != resolved else {}

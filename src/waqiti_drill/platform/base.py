@@ -160,6 +160,65 @@ class RegionMove:
 
 
 @dataclass(frozen=True)
+class ScrapeTarget:
+    """One target as Prometheus sees it (/api/v1/targets)."""
+
+    job: str
+    instance: str
+    labels: dict[str, str]  # what it watches: member, node, spare
+    health: str  # up | down | unknown
+    last_error: str
+    last_scrape: str  # RFC 3339
+
+
+@dataclass(frozen=True)
+class ActiveAlert:
+    """An alert pending or firing now (/api/v1/alerts)."""
+
+    name: str
+    labels: dict[str, str]
+    state: str  # pending | firing
+    active_at: str  # RFC 3339: the evaluation at which it became pending
+    value: str
+
+
+@dataclass(frozen=True)
+class AlertSample:
+    """One sample of Prometheus's ALERTS series: the alert was in `state` at the rule evaluation `at`."""
+
+    name: str
+    labels: dict[str, str]
+    state: str  # pending | firing
+    at: float  # epoch seconds, the evaluation's own timestamp
+
+
+@dataclass(frozen=True)
+class AlertNotification:
+    """One alert in one notification the harness's receiver got from Alertmanager."""
+
+    name: str
+    labels: dict[str, str]
+    status: str  # firing | resolved
+    starts_at: str  # RFC 3339, as Prometheus sent it (the evaluation that fired it)
+    ends_at: str  # RFC 3339; for a resolved alert, the evaluation that resolved it
+    received_at: float  # epoch seconds: when the receiver got it (the "notified" instant)
+
+
+@dataclass(frozen=True)
+class MonitoringStatus:
+    prometheus: str  # base URL
+    alertmanager: str
+    scrape_interval_seconds: float
+    evaluation_interval_seconds: float
+    group_wait_seconds: float
+    group_interval_seconds: float
+    rules_file: str
+    rules_sha256: str
+    targets: list[ScrapeTarget] = field(default_factory=list)
+    alerts: list[ActiveAlert] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class PlatformStatus:
     platform: str
     postgres: PostgresStatus
@@ -169,6 +228,8 @@ class PlatformStatus:
     problems: list[str] = field(default_factory=list)  # parts that did not answer, one line each
     network_faults: list[str] = field(default_factory=list)  # partitions in force, e.g. "member pg1", "dcs"
     disk_faults: list[str] = field(default_factory=list)  # members whose disk is filled, e.g. "pg1"
+    monitoring: MonitoringStatus | None = None  # None when monitoring is disabled
+    monitoring_faults: list[str] = field(default_factory=list)  # e.g. "replay paused on pg3", "connections held"
 
 
 @dataclass(frozen=True)
@@ -343,8 +404,31 @@ class Conformance(Protocol):
     def component_versions(self) -> dict[str, str]: ...  # component -> version, from servers or binaries
 
 
+class Monitoring(Protocol):
+    """What the platform's monitoring saw (on Kubernetes: the Prometheus operator's Prometheus and
+    Alertmanager, a receiver of the harness's own). Every instant is epoch seconds of the wall clock."""
+
+    def monitoring_status(self) -> MonitoringStatus: ...
+    def active_alerts(self) -> list[ActiveAlert]: ...
+    def alert_samples(self, since: float, until: float) -> list[AlertSample]: ...  # the ALERTS series, raw
+    def alert_notifications(self, since: float) -> list[AlertNotification]: ...  # received at or after `since`
+
+
+class MonitoringFaults(Protocol):
+    """The conditions the critical alerts watch for, induced for real and undone (each undo idempotent)."""
+
+    def pause_replay(self, name: str) -> None: ...  # WAL replay stopped on a replica while WAL keeps arriving
+    def resume_replay(self, name: str) -> None: ...
+    def replay_paused(self) -> list[str]: ...  # members whose replay is paused now
+    def fill_disk_to(self, name: str, percent: float) -> int: ...  # the member's own filesystem to percent used
+    def hold_connections(self, name: str, fraction: float) -> int: ...  # client connections up to fraction
+    def release_connections(self) -> int: ...  # how many held connections were closed
+    def connections_held(self) -> list[str]: ...  # members with connections held by the harness
+    def attempt_failed_logins(self, name: str, count: int) -> int: ...  # logins with a wrong password, refused
+
+
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, RedisBackups, Regions,
-               Conformance, Protocol):
+               Conformance, Monitoring, MonitoringFaults, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

@@ -21,9 +21,15 @@ def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
 
         if args.run:
             raise InvalidConfig("--trend compares every run under --reports-dir; give no run id with it")
-        text, png, data = write_trend(reports_dir)
+        last = args.last if args.last is not None else 10
+        if last < 1:
+            raise InvalidConfig(f"--last must be a whole number >= 1, got {args.last}")
+        import shutil
+
+        width = min(100, max(80, shutil.get_terminal_size((100, 24)).columns))  # 80-100: the table's range
+        text, png, data = write_trend(reports_dir, last, width)
         print(text)
-        print(f"trend: {png}  {data}")
+        print(f"trend: {png}  {png.with_suffix('.html')}  {data}")
         return 0
     if not args.run:
         raise InvalidConfig("give a run id or run directory (or --trend)")
@@ -77,6 +83,7 @@ def register(sub: argparse._SubParsersAction, commands: dict[str, Callable[[Sett
     report.add_argument("run", nargs="?", help="a run id under --reports-dir, or a run directory")
     report.add_argument("--reports-dir", default="reports", help="where runs are (default: reports)")
     report.add_argument("--trend", action="store_true", help="RTO and RPO per scenario across past runs")
+    report.add_argument("--last", type=int, metavar="N", help="with --trend: the newest N runs (default 10)")
     report.add_argument("--key", help="Ed25519 signing key, generated on first use (env DRILL_SIGNING_KEY; "
                         "default ~/.config/waqiti-drill/signing_key.pem)")
     evidence = sub.add_parser("evidence", help="check a run's evidence")

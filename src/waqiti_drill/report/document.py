@@ -56,24 +56,69 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
     }
 
 
+def _objective(entries: list[dict[str, Any]], key: str, target: float) -> dict[str, Any]:
+    """One DR objective over the run: met when every scenario with a fault measured a figure within the
+    target; not met when one missed it or a faulted scenario measured nothing; not exercised without faults."""
+    measured = [e for e in entries if e[key]["verdict"] in ("PASS", "FAIL")]
+    unmeasured = [e for e in entries if e[key]["verdict"] == "NOT MEASURED"]
+    worst = max(measured, key=lambda e: e[key]["measured_seconds"], default=None)
+    if not measured and not unmeasured:
+        met = None
+    else:
+        met = not unmeasured and all(e[key]["verdict"] == "PASS" for e in measured)
+    return {"met": met, "target_seconds": target,
+            "worst_seconds": worst[key]["measured_seconds"] if worst else None,
+            "worst_scenario": worst["scenario"] if worst else None, "worst_slug": worst["slug"] if worst else None,
+            "measured_in": len(measured), "not_measured": [e["slug"] for e in unmeasured]}
+
+
+def _attention(entry: dict[str, Any]) -> str | None:
+    """Why a scenario needs a reader's attention (failed, skipped, a target missed or unmeasured), or None."""
+    if entry["status"] != "passed":
+        return (entry["deviations"] or [entry["status"]])[-1]
+    missed = [k.upper() for k in ("rto", "rpo") if entry[k]["verdict"] in ("FAIL", "NOT MEASURED")]
+    return f"{' and '.join(missed)} not within the target or not measured" if missed else None
+
+
+def executive_summary(entries: list[dict[str, Any]], rto_target: float, rpo_target: float) -> dict[str, Any]:
+    """What a manager reads first: were the DR objectives met, the worst figures against the targets, and
+    every scenario that failed, was skipped or measured nothing (each linked to its section by slug)."""
+    rto, rpo = _objective(entries, "rto", rto_target), _objective(entries, "rpo", rpo_target)
+    attention = [{"slug": e["slug"], "scenario": e["scenario"], "status": e["status"], "why": why}
+                 for e in entries if (why := _attention(e)) is not None]
+    passed = sum(e["status"] == "passed" for e in entries)
+    verdicts = [o["met"] for o in (rto, rpo) if o["met"] is not None]
+    if not entries:
+        overall = "NO SCENARIO RAN"
+    elif not verdicts:
+        overall = "OBJECTIVES NOT EXERCISED" if passed == len(entries) else "FAILED"
+    else:
+        overall = "MET" if all(verdicts) and passed == len(entries) else "NOT MET"
+    return {"overall": overall, "rto": rto, "rpo": rpo, "passed": passed, "scenarios": len(entries),
+            "attention": attention}
+
+
 def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict[str, list[str]],
                    summaries: dict[str, str], integrity: dict[str, Any]) -> dict[str, Any]:
     """Inputs are keyed by scenario slug; paths are relative to the run directory. `integrity` names the
     signing key and how many secrets the run is scanned for (it is signed only when none is found)."""
     m = run.manifest
     counts = {status: sum(1 for r in run.results if r.status == status) for status in ("passed", "failed", "skipped")}
+    entries = [scenario_entry(r, plots.get(slug(r), {}), attachments.get(slug(r), []), summaries.get(slug(r)))
+               for r in run.results]
     return {
         "schema": SCHEMA,
         "drill_id": m.run_id,
         "operator": m.operator,
+        "ticket": m.ticket,
         "started_at": m.started_at,
         "finished_at": m.finished_at,
         "scope": {"platform": m.platform, "components": m.components, "config_sha256": m.config_sha256,
                   "command": m.command, "tags": m.tags, "targets": to_json(m.targets),
                   "timeout_multiplier": m.timeout_multiplier},
         "summary": {"scenarios": len(run.results), **counts},
-        "scenarios": [scenario_entry(r, plots.get(slug(r), {}), attachments.get(slug(r), []), summaries.get(slug(r)))
-                      for r in run.results],
+        "executive_summary": executive_summary(entries, m.targets.rto_seconds, m.targets.rpo_seconds),
+        "scenarios": entries,
         "compliance": compliance_section(run.results),
         "evidences_no_listed_control": uncovered(run.results),
         "integrity": integrity,

@@ -22,6 +22,9 @@ text-align:left;vertical-align:top;font-size:.92em}th{background:#f3f3f3}
 .scenario{border:1px solid #ddd;border-radius:6px;padding:0 1em 1em;margin:1.2em 0}
 img{max-width:100%;border:1px solid #eee}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{font-size:.9em}.muted{color:#666}
+.exec{border:2px solid #999;border-left:12px solid #999;border-radius:6px;padding:.4em 1.2em .8em;margin:1em 0;
+background:#fafafa}.exec.MET{border-color:#2e7d32;background:#f1f8f1}.exec.NOT{border-color:#c62828;background:#fdf2f2}
+.exec h2{border:0;margin:.4em 0 .2em}.exec .verdict{font-size:1.3em;font-weight:700}.exec td,.exec th{background:#fff}
 """
 
 
@@ -44,14 +47,42 @@ def _img(path: str, images: dict[str, bytes], alt: str) -> str:
     return f'<img alt="{escape(alt)}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
+def _objective_row(name: str, o: dict[str, Any]) -> str:
+    met = {True: _badge("PASS") + " met", False: _badge("FAIL") + " not met", None: "not exercised by this run"}
+    worst = "—"
+    if o["worst_seconds"] is not None:
+        worst = (f"{_secs(o['worst_seconds'])} against {o['target_seconds']:g} s, in "
+                 f"<a href=\"#s-{escape(o['worst_slug'])}\">{escape(o['worst_scenario'])}</a>")
+    unmeasured = f"; not measured in {len(o['not_measured'])} scenario(s) with a fault" if o["not_measured"] else ""
+    return (f"<tr><th>{escape(name)} (target {o['target_seconds']:g} s)</th><td>{met[o['met']]}{unmeasured}</td>"
+            f"<td>worst: {worst}</td></tr>")
+
+
+def _executive(doc: dict[str, Any]) -> str:
+    e = doc["executive_summary"]
+    rows = _objective_row("RTO", e["rto"]) + _objective_row("RPO", e["rpo"])
+    attention = "".join(f"<li><a href=\"#s-{escape(a['slug'])}\">{escape(a['scenario'])}</a> "
+                        f"{_badge(a['status'])}: {escape(a['why'])}</li>" for a in e["attention"])
+    needs = (f"<p><b>Needs attention:</b></p><ul>{attention}</ul>" if attention
+             else "<p>Nothing failed, was skipped or went unmeasured.</p>")
+    ticket = f" under change ticket <b>{escape(doc['ticket'])}</b>" if doc.get("ticket") else ""
+    tone = {"MET": "MET", "NOT MET": "NOT", "FAILED": "NOT"}.get(e["overall"], "")
+    return (f'<section class="exec {tone}" id="executive-summary">'
+            f"<h2>Executive summary</h2><p class=\"verdict\">DR objectives: {escape(e['overall'])}</p>"
+            f"<p>{e['passed']} of {e['scenarios']} scenario(s) passed. Drill {escape(doc['drill_id'])} run by "
+            f"{escape(doc['operator'])}{ticket}, started {_value(doc['started_at'])}.</p>"
+            f"<table>{rows}</table>{needs}</section>")
+
+
 def _header(doc: dict[str, Any]) -> str:
     scope, summary = doc["scope"], doc["summary"]
     components = ", ".join(f"{escape(k)} {escape(v)}" for k, v in sorted(scope["components"].items()))
-    return (f"<h1>DR drill evidence report: {escape(doc['drill_id'])}</h1>"
-            f'<p class="muted">Built from the run\'s raw data by <code>drill report</code>; '
+    return (f"<h1>DR drill evidence report: {escape(doc['drill_id'])}</h1>" + _executive(doc)
+            + '<p class="muted">Built from the run\'s raw data by <code>drill report</code>; '
             "integrity: <code>drill evidence verify</code> against MANIFEST.json and MANIFEST.sig.</p>"
             "<h2>Drill and scope</h2><table>" + _rows([
                 ("Drill id", _value(doc["drill_id"])), ("Operator", _value(doc["operator"])),
+                ("Change ticket", _value(doc.get("ticket"))),
                 ("Started / finished (UTC)", f"{_value(doc['started_at'])} / {_value(doc['finished_at'])}"),
                 ("Platform", _value(scope["platform"])), ("Component versions", components or "—"),
                 ("Effective configuration SHA-256", f"<code>{_value(scope['config_sha256'])}</code>"),
@@ -78,7 +109,8 @@ def _summary_table(doc: dict[str, Any]) -> str:
     rows = []
     for s in doc["scenarios"]:
         w = s["writes"]
-        rows.append(f"<tr><td>{escape(s['scenario'])}</td><td>{_badge(s['status'])}</td>"
+        rows.append(f"<tr><td><a href=\"#s-{escape(s['slug'])}\">{escape(s['scenario'])}</a></td>"
+                    f"<td>{_badge(s['status'])}</td>"
                     f"<td>{_secs(s['rto']['measured_seconds'])} {_badge(s['rto']['verdict'])}</td>"
                     f"<td>{_secs(s['rpo']['measured_seconds'])} {_badge(s['rpo']['verdict'])}</td>"
                     f"<td>{_value(w['acknowledged'])} / {_value(w['lost'])} / {_value(w['recovered'])}</td></tr>")
@@ -149,7 +181,8 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in ordered)
     summary = (f"<p><b>History summary</b> (the checker's result, per service and shard):</p>"
                f"<pre>{escape(s['history_summary'])}</pre>") if s["history_summary"] else ""
-    return f'<div class="scenario"><h3>{escape(s["scenario"])}</h3><table>{table}</table>{plots}{summary}</div>'
+    return (f'<div class="scenario" id="s-{escape(s["slug"])}"><h3>{escape(s["scenario"])}</h3><table>{table}</table>'
+            f"{plots}{summary}</div>")
 
 
 def _compliance(doc: dict[str, Any]) -> str:

@@ -28,6 +28,14 @@ def _png(figure: Figure) -> bytes:
 
 
 def throughput_png(series: Throughput, title: str, fault_marked: bool) -> bytes:
+    return _png(throughput_figure(series, title, fault_marked))
+
+
+def roles_png(samples: list[RoleSample], origin_wall: float | None, title: str) -> bytes:
+    return _png(roles_figure(samples, origin_wall, title))
+
+
+def throughput_figure(series: Throughput, title: str, fault_marked: bool) -> Figure:
     """Acknowledged writes and errors per second of each service; the fault instant is x = 0 when known."""
     figure = Figure(figsize=(10, 3.2))
     axes = figure.add_subplot()
@@ -49,10 +57,10 @@ def throughput_png(series: Throughput, title: str, fault_marked: bool) -> bytes:
     if series.seconds or fault_marked:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))  # outside: never over the data
     figure.tight_layout()
-    return _png(figure)
+    return figure
 
 
-def roles_png(samples: list[RoleSample], origin_wall: float | None, title: str) -> bytes:
+def roles_figure(samples: list[RoleSample], origin_wall: float | None, title: str) -> Figure:
     """One bar per member, coloured by the role each sample saw until the next sample."""
     figure = Figure(figsize=(8, 2.6))
     axes = figure.add_subplot()
@@ -80,26 +88,4 @@ def roles_png(samples: list[RoleSample], origin_wall: float | None, title: str) 
     if samples:
         axes.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     figure.tight_layout()
-    return _png(figure)
-
-
-def trend_png(runs: list[str], points: dict[str, list[tuple[str, float | None, float | None]]],
-              rto_target: float | None, rpo_target: float | None) -> bytes:
-    """RTO and RPO per scenario across `runs` (x, in the order given: time order), targets dashed."""
-    figure = Figure(figsize=(9, 6))
-    for index, (name, target) in enumerate((("RTO", rto_target), ("RPO", rpo_target))):
-        axes = figure.add_subplot(2, 1, index + 1)
-        for scenario, series in sorted(points.items()):
-            xs = [runs.index(run) for run, rto, rpo in series if (rto if index == 0 else rpo) is not None]
-            ys = [(rto if index == 0 else rpo) for _, rto, rpo in series if (rto if index == 0 else rpo) is not None]
-            if xs:
-                axes.plot(xs, ys, marker="o", label=scenario)
-        if target is not None:
-            axes.axhline(target, color="#d62728", linestyle="--", linewidth=1, label=f"target {target:g} s")
-        axes.set_yscale("symlog", linthresh=1.0)  # seconds-long figures and 900/3600 s targets on one axis
-        axes.set_ylabel(f"{name} seconds")
-        axes.set_xticks(range(len(runs)), runs, rotation=20, fontsize=7, ha="right")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    figure.tight_layout()
-    return _png(figure)
+    return figure

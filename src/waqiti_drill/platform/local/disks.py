@@ -204,6 +204,26 @@ class MemberDisks:
             os.close(fd)
         return written
 
+    def fill_to(self, name: str, percent: float) -> int:
+        """Grow <mount>/filler until `percent` of the member's filesystem is in use, as `df` (and the node
+        exporter: 1 - avail/size) counts it; bytes written. Already past it: nothing is written."""
+        point = self._mounted_point(name)
+        st = os.statvfs(point)
+        size, avail = st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize
+        wanted = avail - int(size * (1 - percent / 100.0))
+        if wanted <= 0:
+            return 0
+        written = 0
+        fd = os.open(point / FILLER, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            block = b"\0" * CHUNK
+            while written < wanted:
+                written += os.write(fd, block[: min(CHUNK, wanted - written)])
+            os.fsync(fd)  # the blocks are taken now, not when delayed allocation gets to them
+        finally:
+            os.close(fd)
+        return written
+
     def free(self, name: str) -> bool:
         """Remove the filler; False when there was none."""
         if not disks_enabled():

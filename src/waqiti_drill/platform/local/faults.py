@@ -153,10 +153,11 @@ class LocalFaults:
 
     # ----- whole services, and the sweep after a killed drill ---------------------------------------
     def resume_all(self) -> list[str]:
-        """SIGCONT every stopped process of the stack (what a killed freeze left); names what was stopped."""
+        """SIGCONT every stopped process of the stack (what a killed freeze left), then resume paused WAL replay
+        and release held connections (what a killed monitoring drill left); names what it did."""
         stopped = self.supervisor.stopped_under(self.settings.state_dir)
         self.supervisor.signal_under(self.settings.state_dir, signal.SIGCONT)
-        return stopped
+        return stopped + self.undo_monitoring_faults()  # type: ignore[attr-defined] - LocalMonitoring
 
     def stop_object_store(self) -> None:
         """The S3 store goes away (its process tree stopped), as when the bucket's region is down."""

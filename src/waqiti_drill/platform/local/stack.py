@@ -33,6 +33,8 @@ from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
 from waqiti_drill.platform.local.haproxy import HAProxy
+from waqiti_drill.platform.local.monitoring.platform import LocalMonitoring
+from waqiti_drill.platform.local.monitoring.stack import MonitoringStack
 from waqiti_drill.platform.local.netns import StackNetwork, check_network_tools
 from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
 from waqiti_drill.platform.local.objectstore import ObjectStore
@@ -54,7 +56,7 @@ from waqiti_drill.timefmt import now_utc_iso
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
+class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -85,8 +87,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def up(self) -> PlatformStatus:
-        """Idempotent start. After a region loss it keeps the platform where it serves (the backup
-        region, when failed over) or, when the loss was never failed over, fails back (see regions.py)."""
+        """Idempotent start. After a region loss it fails back to the normal shape (see regions.py)."""
         check_reachable(self.user, self.settings.state_dir, "state directory")
         ensure_state_dir(self.settings)
         if self.settings.region.enabled and read_state(self.settings).lost:
@@ -114,7 +115,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
             global_parts = [] if director is None or backup_store is None else [
                 part for part, running in ((director, self.supervisor.pid_of("endpoint")),
                                            (backup_store, backup_store.running())) if not running]
-            self._check_all_ports_free(etcd, haproxy, redis, store, patroni, *global_parts)
+            self._check_all_ports_free(etcd, haproxy, redis, store, patroni, MonitoringStack(ctx), *global_parts)
         try:
             self._ensure_network()
             MemberDisks(self.settings, self.user).ensure()
@@ -153,6 +154,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
         if self.settings.region.enabled:
             aws_binary()
         patroni.check_prerequisites()
+        MonitoringStack(self.context()).check_prerequisites()  # binaries, and the rules file through promtool
         if self.context().net.isolated:
             check_network_tools()
 
@@ -185,6 +187,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
             director.point_at(*self.serving_region())  # started, or re-pointed when it names another region
         if backup_store is not None:
             backup_store.start()
+        monitoring = MonitoringStack(ctx)
+        monitoring.start_servers()
         etcd.wait_ready(30)
         patroni.start()
         redis.wait_ready(60)
@@ -197,6 +201,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
         repo.stanza_create(primary)
         repo.check(primary)
         self.endpoints().wait_ready(30)
+        monitoring.start_postgres_exporters(primary)
+        monitoring.wait_ready(60)
         if lost:
             siteloss.clear(self.settings)
         if sync is not None:
@@ -279,6 +285,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
             disk_faults = self.disk_faults()
         except OSError as exc:
             problems.append(f"disks: {exc}")
+        monitoring, monitoring_problems = self._monitoring_view()
+        problems += monitoring_problems
         ep = self.endpoints()
         return PlatformStatus(
             platform=self.name,
@@ -289,6 +297,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
             problems=problems,
             network_faults=faults,
             disk_faults=disk_faults,
+            monitoring=monitoring,
+            monitoring_faults=self.monitoring_fault_lines(),
         )
 
     # ----- Topology ----------------------------------------------------------------------------
@@ -339,8 +349,9 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalRegions):
 
     # ----- Backups -----------------------------------------------------------------------------
     def backup(self, kind: BackupType, timeout: float = 3600.0) -> BackupInfo:
+        """A backup from the current primary; its outcome is pushed to the Pushgateway either way."""
         _etcd, patroni, *_rest, repo = self._parts()
-        return repo.backup(kind, patroni.primary(), timeout)
+        return self._backup_pushed(kind, lambda: repo.backup(kind, patroni.primary(), timeout))
 
     def list_backups(self) -> list[BackupInfo]:
         return self._parts()[5].list_backups()

@@ -233,3 +233,8 @@ def _proc_state(pid: int) -> str:
     except OSError:
         return ""
     return stat[stat.rindex(")") + 2]
+
+
+def process_state(pid: int) -> str:
+    """The one-letter state of a process ('' when gone), for primitives that stop one process of a tree."""
+    return _proc_state(pid)
