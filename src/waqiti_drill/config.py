@@ -39,6 +39,15 @@ class Ports:
     weed_volume_grpc: int = 25338
     weed_filer: int = 25339
     weed_filer_grpc: int = 25340
+    # Monitoring (Prometheus, Alertmanager, the exporters; see platform/local/monitoring/), loopback only.
+    prometheus: int = 25700
+    alertmanager: int = 25701  # its cluster listener is off: one Alertmanager, no gossip port
+    pushgateway: int = 25702
+    alert_webhook: int = 25703  # the harness's own Alertmanager receiver
+    logwatch: int = 25704  # the harness's failed-login counter (PostgreSQL logs)
+    postgres_exporter: tuple[int, ...] = (25711, 25712, 25713)  # one per member
+    redis_exporter: tuple[int, ...] = (25721, 25722, 25723, 25724, 25725, 25726, 25727, 25728)  # six + two spares
+    node_exporter: int = 25729  # the members' own filesystems (disk usage)
     # The global endpoint clients use (the spec's Route53 names): it forwards to the active region's
     # HAProxy and Redis nodes, and the failover automation re-points it (see platform/local/director.py).
     endpoint_rw: int = 25366
@@ -74,15 +83,6 @@ class Ports:
                 base = f.name[3:]
                 changes[base], changes[f.name] = getattr(self, f.name), getattr(self, base)
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
-    # Monitoring (Prometheus, Alertmanager, the exporters; see platform/local/monitoring/), loopback only.
-    prometheus: int = 25700
-    alertmanager: int = 25701  # its cluster listener is off: one Alertmanager, no gossip port
-    pushgateway: int = 25702
-    alert_webhook: int = 25703  # the harness's own Alertmanager receiver
-    logwatch: int = 25704  # the harness's failed-login counter (PostgreSQL logs)
-    postgres_exporter: tuple[int, ...] = (25711, 25712, 25713)  # one per member
-    redis_exporter: tuple[int, ...] = (25721, 25722, 25723, 25724, 25725, 25726, 25727, 25728)  # six + two spares
-    node_exporter: int = 25729  # the members' own filesystems (disk usage)
 
     def all(self) -> dict[str, int]:
         """Every port by a readable owner name, e.g. 'postgres[pg2]' -> 25442."""
@@ -168,8 +168,8 @@ class Settings:
     ports: Ports = field(default_factory=Ports)
     targets: Targets = field(default_factory=Targets)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
-    region: BackupRegion = field(default_factory=BackupRegion)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    region: BackupRegion = field(default_factory=BackupRegion)
     host: str = "127.0.0.1"
     # The unprivileged account database processes run as when the harness runs as root.
     run_user: str = "postgres"
@@ -200,9 +200,9 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     file_state = overrides.pop("state_dir", None)
     ports = _build(Ports, overrides.pop("ports", {}), path or "")
     targets = _build(Targets, overrides.pop("targets", {}), path or "")
-    region = resolve_region(overrides.pop("backup_region", {}), path or "defaults")
     monitoring = build_monitoring(overrides.pop("monitoring", {}), path or "defaults",
                                   Path(path).parent if path else Path.cwd())
+    region = resolve_region(overrides.pop("backup_region", {}), path or "defaults")
     settings_kwargs = {}
     for key in ("run_user",):
         if key in overrides:
@@ -213,7 +213,7 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     if overrides:
         raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
     chosen = Path(raw_state or file_state or default_state_dir()).expanduser().absolute()
-    settings = Settings(state_dir=chosen, ports=ports, targets=targets, region=region, monitoring=monitoring,
+    settings = Settings(state_dir=chosen, ports=ports, targets=targets, monitoring=monitoring, region=region,
                         **settings_kwargs)
     check_ports_distinct(settings.ports, path or "defaults")
     return settings
@@ -225,32 +225,6 @@ def resolve_disk_mib(value: object, source: str) -> int:
     return value
 
 
-def resolve_region(values: object, source: str) -> BackupRegion:
-    """The [backup_region] table: enabled, replication ("sync" | "repo2"), sync_interval_seconds, names."""
-    if not isinstance(values, dict):
-        raise InvalidConfig(f"{source}: [backup_region] must be a table")
-    known = {f.name for f in dataclasses.fields(BackupRegion)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InvalidConfig(f"{source}: unknown key '{unknown[0]}' in [backup_region]; "
-                            f"valid: {', '.join(sorted(known))}")
-    enabled = values.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise InvalidConfig(f"{source}: 'enabled' in [backup_region] must be true or false, got {enabled!r}")
-    method = values.get("replication", "sync")
-    if method not in REPLICATION_METHODS:
-        raise InvalidConfig(f"{source}: 'replication' in [backup_region] must be one of "
-                            f"{', '.join(REPLICATION_METHODS)}, got {method!r}")
-    interval = values.get("sync_interval_seconds", 60.0)
-    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 1 <= interval <= 86400:
-        raise InvalidConfig(f"{source}: 'sync_interval_seconds' in [backup_region] must be 1..86400, got {interval!r}")
-    names = {k: values.get(k, getattr(BackupRegion(), k)) for k in ("primary", "backup")}
-    for key, name in names.items():
-        if not isinstance(name, str) or not name.replace("-", "").isalnum():
-            raise InvalidConfig(f"{source}: '{key}' in [backup_region] must be a region name like us-east-1")
-    if names["primary"] == names["backup"]:
-        raise InvalidConfig(f"{source}: the primary and backup regions must differ")
-    return BackupRegion(enabled=enabled, replication=str(method), sync_interval_seconds=float(interval), **names)
 # [monitoring] key -> (smallest, largest) seconds
 _MONITORING_SECONDS = {"scrape_interval": (1.0, 300.0), "evaluation_interval": (1.0, 300.0),
                        "group_wait": (0.0, 600.0), "group_interval": (1.0, 3600.0),
@@ -282,6 +256,32 @@ def build_monitoring(values: object, source: str, base_dir: Path) -> MonitoringS
             value = float(value)
         kwargs[key] = value
     return MonitoringSettings(**kwargs)  # type: ignore[arg-type]
+def resolve_region(values: object, source: str) -> BackupRegion:
+    """The [backup_region] table: enabled, replication ("sync" | "repo2"), sync_interval_seconds, names."""
+    if not isinstance(values, dict):
+        raise InvalidConfig(f"{source}: [backup_region] must be a table")
+    known = {f.name for f in dataclasses.fields(BackupRegion)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidConfig(f"{source}: unknown key '{unknown[0]}' in [backup_region]; "
+                            f"valid: {', '.join(sorted(known))}")
+    enabled = values.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InvalidConfig(f"{source}: 'enabled' in [backup_region] must be true or false, got {enabled!r}")
+    method = values.get("replication", "sync")
+    if method not in REPLICATION_METHODS:
+        raise InvalidConfig(f"{source}: 'replication' in [backup_region] must be one of "
+                            f"{', '.join(REPLICATION_METHODS)}, got {method!r}")
+    interval = values.get("sync_interval_seconds", 60.0)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 1 <= interval <= 86400:
+        raise InvalidConfig(f"{source}: 'sync_interval_seconds' in [backup_region] must be 1..86400, got {interval!r}")
+    names = {k: values.get(k, getattr(BackupRegion(), k)) for k in ("primary", "backup")}
+    for key, name in names.items():
+        if not isinstance(name, str) or not name.replace("-", "").isalnum():
+            raise InvalidConfig(f"{source}: '{key}' in [backup_region] must be a region name like us-east-1")
+    if names["primary"] == names["backup"]:
+        raise InvalidConfig(f"{source}: the primary and backup regions must differ")
+    return BackupRegion(enabled=enabled, replication=str(method), sync_interval_seconds=float(interval), **names)
 
 
 NETWORK_MODES = ("auto", "netns", "loopback")

@@ -27,12 +27,12 @@ ENV_NAMES: dict[str, str | None] = {
     "rewind_password": None,
     "patroni_rest_password": None,
     "s3_kek_hex": None,
+    "monitor_password": None,
     # the backup region's object store has keys and a KEK of its own
     "dr_s3_access_key": None,
     "dr_s3_secret_key": None,
     "dr_s3_kek_hex": None,
     "redis_backup_key": None,  # AES-256-GCM key of the Redis backups (client-side encryption)
-    "monitor_password": None,
 }
 
 
@@ -52,6 +52,9 @@ class Secrets:
     dr_s3_secret_key: str
     dr_s3_kek_hex: str
     redis_backup_key: str  # 64 hex characters: encrypts each RDB before it leaves the harness
+    # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
+    # spares code that builds Secrets by hand from listing it)
+    monitor_password: str = ""
 
     def for_backup_region(self) -> Secrets:
         """The secrets as the backup region's parts see them: its own store keys in the usual fields."""
@@ -60,9 +63,6 @@ class Secrets:
         return replace(self, s3_access_key=self.dr_s3_access_key, s3_secret_key=self.dr_s3_secret_key,
                        s3_kek_hex=self.dr_s3_kek_hex, dr_s3_access_key=self.s3_access_key,
                        dr_s3_secret_key=self.s3_secret_key, dr_s3_kek_hex=self.s3_kek_hex)
-    # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
-    # spares code that builds Secrets by hand from listing it)
-    monitor_password: str = ""
 
     def values(self) -> list[str]:
         """Every secret value, for redaction scans."""

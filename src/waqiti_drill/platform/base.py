@@ -85,6 +85,62 @@ class RestoreInfo:
 
 
 @dataclass(frozen=True)
+class ScrapeTarget:
+    """One target as Prometheus sees it (/api/v1/targets)."""
+
+    job: str
+    instance: str
+    labels: dict[str, str]  # what it watches: member, node, spare
+    health: str  # up | down | unknown
+    last_error: str
+    last_scrape: str  # RFC 3339
+
+
+@dataclass(frozen=True)
+class ActiveAlert:
+    """An alert pending or firing now (/api/v1/alerts)."""
+
+    name: str
+    labels: dict[str, str]
+    state: str  # pending | firing
+    active_at: str  # RFC 3339: the evaluation at which it became pending
+    value: str
+
+
+@dataclass(frozen=True)
+class AlertSample:
+    """One sample of Prometheus's ALERTS series: the alert was in `state` at the rule evaluation `at`."""
+
+    name: str
+    labels: dict[str, str]
+    state: str  # pending | firing
+    at: float  # epoch seconds, the evaluation's own timestamp
+
+
+@dataclass(frozen=True)
+class AlertNotification:
+    """One alert in one notification the harness's receiver got from Alertmanager."""
+
+    name: str
+    labels: dict[str, str]
+    status: str  # firing | resolved
+    starts_at: str  # RFC 3339, as Prometheus sent it (the evaluation that fired it)
+    ends_at: str  # RFC 3339; for a resolved alert, the evaluation that resolved it
+    received_at: float  # epoch seconds: when the receiver got it (the "notified" instant)
+
+
+@dataclass(frozen=True)
+class MonitoringStatus:
+    prometheus: str  # base URL
+    alertmanager: str
+    scrape_interval_seconds: float
+    evaluation_interval_seconds: float
+    group_wait_seconds: float
+    group_interval_seconds: float
+    rules_file: str
+    rules_sha256: str
+    targets: list[ScrapeTarget] = field(default_factory=list)
+    alerts: list[ActiveAlert] = field(default_factory=list)
 class RedisShardBackup:
     """One master's RDB snapshot in the object store (encrypted by the harness before upload)."""
 
@@ -157,65 +213,6 @@ class RegionMove:
     finished: str
     seconds: float
     steps: list[str]  # what was done, one line each, with its duration
-
-
-@dataclass(frozen=True)
-class ScrapeTarget:
-    """One target as Prometheus sees it (/api/v1/targets)."""
-
-    job: str
-    instance: str
-    labels: dict[str, str]  # what it watches: member, node, spare
-    health: str  # up | down | unknown
-    last_error: str
-    last_scrape: str  # RFC 3339
-
-
-@dataclass(frozen=True)
-class ActiveAlert:
-    """An alert pending or firing now (/api/v1/alerts)."""
-
-    name: str
-    labels: dict[str, str]
-    state: str  # pending | firing
-    active_at: str  # RFC 3339: the evaluation at which it became pending
-    value: str
-
-
-@dataclass(frozen=True)
-class AlertSample:
-    """One sample of Prometheus's ALERTS series: the alert was in `state` at the rule evaluation `at`."""
-
-    name: str
-    labels: dict[str, str]
-    state: str  # pending | firing
-    at: float  # epoch seconds, the evaluation's own timestamp
-
-
-@dataclass(frozen=True)
-class AlertNotification:
-    """One alert in one notification the harness's receiver got from Alertmanager."""
-
-    name: str
-    labels: dict[str, str]
-    status: str  # firing | resolved
-    starts_at: str  # RFC 3339, as Prometheus sent it (the evaluation that fired it)
-    ends_at: str  # RFC 3339; for a resolved alert, the evaluation that resolved it
-    received_at: float  # epoch seconds: when the receiver got it (the "notified" instant)
-
-
-@dataclass(frozen=True)
-class MonitoringStatus:
-    prometheus: str  # base URL
-    alertmanager: str
-    scrape_interval_seconds: float
-    evaluation_interval_seconds: float
-    group_wait_seconds: float
-    group_interval_seconds: float
-    rules_file: str
-    rules_sha256: str
-    targets: list[ScrapeTarget] = field(default_factory=list)
-    alerts: list[ActiveAlert] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

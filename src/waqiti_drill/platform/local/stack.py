@@ -183,12 +183,12 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions
         redis.start()
         store.start()
         haproxy.start()
+        monitoring = MonitoringStack(ctx)
+        monitoring.start_servers()
         if director is not None:
             director.point_at(*self.serving_region())  # started, or re-pointed when it names another region
         if backup_store is not None:
             backup_store.start()
-        monitoring = MonitoringStack(ctx)
-        monitoring.start_servers()
         etcd.wait_ready(30)
         patroni.start()
         redis.wait_ready(60)
