@@ -141,6 +141,9 @@ class MonitoringStatus:
     rules_sha256: str
     targets: list[ScrapeTarget] = field(default_factory=list)
     alerts: list[ActiveAlert] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RedisShardBackup:
     """One master's RDB snapshot in the object store (encrypted by the harness before upload)."""
 
