@@ -154,3 +154,14 @@ def test_the_evidence_names_per_region_what_was_lost_and_where_it_came_back_from
     assert "replication lag at the loss 0.0 s" in rows["RPO's parts"] and "63.5 s" in rows["RPO's parts"]
     assert "archive lag (the loss minus the newest archived WAL) 31.0 s" in rows["RPO's parts"]
     assert _region_rows(None) == []
+
+
+def test_the_records_crossing_the_platform_boundary_are_dataclasses():
+    """A merge once dropped RedisShardBackup's decorator; only an integration test noticed."""
+    from waqiti_drill.platform import base
+
+    for cls in (base.RedisShardBackup, base.RedisBackupInfo, base.RedisRestoreInfo, base.ReplicationStatus,
+                base.RegionStatus, base.RegionMove):
+        assert dataclasses.is_dataclass(cls), cls.__name__
+    shard = base.RedisShardBackup("127.0.0.1:1", "id", [[0, 5460]], 3, "redis/L/id.rdb.enc", 10, "ab")
+    assert dataclasses.asdict(shard)["slots"] == [[0, 5460]]
