@@ -11,4 +11,5 @@ pytest_plugins = [
     "steps.failover",
     "steps.redis",
     "steps.backup",
+    "steps.region",
 ]

@@ -139,3 +139,6 @@ register(FaultKind("destroy_postgres_cluster", _do(lambda p, t: p.destroy_postgr
                    record_at="before", rpo_mode="restore", member_fault=False, default_target="cluster",
                    aliases=("destroy_postgres",),
                    describe="every member killed, its disk destroyed and its DCS state deleted (site loss)"))
+
+# The whole primary region, and the whole Redis cluster (registered in their own module)
+from waqiti_drill.faults import region_kinds  # noqa: E402, F401 - registers region_loss and redis_cluster_crash

@@ -141,6 +141,9 @@ class MonitoringStatus:
     rules_sha256: str
     targets: list[ScrapeTarget] = field(default_factory=list)
     alerts: list[ActiveAlert] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class RedisShardBackup:
     """One master's RDB snapshot in the object store (encrypted by the harness before upload)."""
 
@@ -185,6 +188,7 @@ class ReplicationStatus:
     segments_behind: int  # primary segments the backup region does not have
     lag_seconds: float  # age of the oldest of them; 0 when the backup region has them all
     measured_at: str  # ISO 8601 UTC
+    primary_newest_wal_at: str | None = None  # when the newest WAL segment reached the primary's store (archive lag)
     last_sync_started: str | None = None  # the scheduled sync's last run
     last_sync_finished: str | None = None
     last_sync_ok: bool | None = None

@@ -206,7 +206,8 @@ def _write_result(item: pytest.Item, state: ScenarioState) -> None:
                     started_at=state.started, duration_seconds=round(time.time() - state.started, 3),
                     data_validated=drill.data_validated if drill else None,
                     measurements=dict(drill.measurements) if drill else {}, paths=paths,
-                    backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier())
+                    backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier(),
+                    region=drill.region if drill else None)
     if state.status == "skipped" and state.error:
         seen.deviations.append(state.error)
     result = build_result(seen, drill.check if drill else None)

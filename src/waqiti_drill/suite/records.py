@@ -12,7 +12,7 @@ from pathlib import Path
 
 from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.config import Targets
-from waqiti_drill.results import BackupUsed, FaultInfo, Paths, ScenarioResult, Status, Timeline
+from waqiti_drill.results import BackupUsed, FaultInfo, Paths, RegionRecovery, ScenarioResult, Status, Timeline
 from waqiti_drill.timefmt import utc_iso
 
 RESULT_FILE = "result.json"  # each scenario's record, in its directory, gathered into results.json
@@ -55,6 +55,7 @@ class Observed:
     paths: Paths = field(default_factory=Paths)
     backups: list[BackupUsed] = field(default_factory=list)
     timeout_multiplier: float | None = None
+    region: RegionRecovery | None = None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -71,7 +72,7 @@ def build_result(seen: Observed, check: CheckResult | None) -> ScenarioResult:
         feature=seen.feature, scenario=seen.scenario, tags=sorted(seen.tags), status=seen.status,
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
         started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
-        backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier)
+        backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier, region=seen.region)
     if check is not None:
         _apply_check(result, check, seen.data_validated)
     if seen.error:

@@ -25,10 +25,10 @@ from waqiti_drill.platform.local.objectstore import ObjectStore
 from waqiti_drill.platform.local.redis_backup import RedisBackupJob
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
 from waqiti_drill.platform.local.region import backup_context, read_state
-from waqiti_drill.platform.local.regionsite import RegionSite
 from waqiti_drill.platform.local.regionsync import RegionSync
 from waqiti_drill.platform.local.replication import compare, wal_segments
 from waqiti_drill.platform.local.statedir import state_lock
+from waqiti_drill.timefmt import utc_iso
 from waqiti_drill.waiting import wait_until
 
 if TYPE_CHECKING:
@@ -74,6 +74,7 @@ class LocalRegions:
             primary_newest_wal=lag.primary_newest, backup_newest_wal=lag.backup_newest,
             segments_behind=lag.segments_behind, lag_seconds=lag.lag_seconds,
             measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lag.measured_at)),
+            primary_newest_wal_at=utc_iso(lag.primary_newest_at) if lag.primary_newest_at else None,
             last_sync_started=last.started if last else None, last_sync_finished=last.finished if last else None,
             last_sync_ok=last.ok if last else None, last_sync_error=last.error if last else None)
 
@@ -148,17 +149,11 @@ class LocalRegions:
         return regionloss.fail_back(self.context(), self._up_primary, timeout)
 
     def recover_region_on_up(self) -> PlatformStatus:
-        """`up` after a region loss: keep serving from the backup region when failed over (its parts
-        started again if something stopped them); fail back when the loss was never failed over."""
+        """`up` (and so `drill heal`) after a region loss returns the normal shape: the failback, from a
+        failed-over platform or from a loss that was never failed over. `up` means the spec's shape, and a
+        drill killed at any point must come back to it; a drill only calls it when it heals."""
         state, r = read_state(self.settings), self.settings.region
-        if state.active == r.backup:
-            from waqiti_drill.platform.local.director import Director
-
-            backup = backup_context(self.context())
-            RegionSite(backup, r.backup).start_existing(self.settings.targets.rto_seconds)
-            Director(self.context()).start()
-            return self.status()
-        if state.lost != r.primary:
+        if state.lost != r.primary and state.active != r.backup:
             raise InvalidConfig(f"region state names {state.lost} as lost, which is not this stack's primary")
         self.fail_back_region(self.settings.targets.rto_seconds)
         return self.status()

@@ -143,22 +143,6 @@ class RegionSite:
             return None
         return restore_cluster(self.ctx, job, newest, timeout)
 
-    def start_existing(self, timeout: float) -> None:
-        """Start again what a built region runs (after a reboot or a killed drill); nothing is rebuilt."""
-        ctx = self.ctx
-        if ctx.net.isolated:
-            StackNetwork(ctx.net).ensure()
-        MemberDisks(ctx.settings, ctx.user).ensure()
-        self.start_store()
-        etcd, redis, patroni = Etcd(ctx), RedisCluster(ctx), PatroniCluster(ctx)
-        etcd.start()
-        HAProxy(ctx).start()
-        redis.start()
-        etcd.wait_ready(30)
-        patroni.start()
-        redis.wait_ready(timeout)
-        patroni.wait_healthy(timeout)
-
     # ----- back to the pilot light --------------------------------------------------------------
     def remove_cluster(self) -> list[str]:
         """Stop and remove everything of the region but its object store (idempotent)."""

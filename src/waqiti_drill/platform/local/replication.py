@@ -37,6 +37,7 @@ def wal_segments(s3: Any, bucket: str, stanza: str, prefix: str = "pgbackrest/")
 @dataclass(frozen=True)
 class WalLag:
     primary_newest: str | None
+    primary_newest_at: float | None  # its LastModified: when the newest archived WAL reached the primary's store
     backup_newest: str | None
     segments_behind: int
     lag_seconds: float
@@ -48,5 +49,7 @@ def compare(primary: dict[str, WalObject], backup: dict[str, WalObject], now: fl
     now = time.time() if now is None else now
     missing = sorted(name for name in primary if name not in backup)
     lag = now - min(primary[name].modified for name in missing) if missing else 0.0
-    return WalLag(primary_newest=max(primary) if primary else None, backup_newest=max(backup) if backup else None,
+    newest = max(primary) if primary else None
+    return WalLag(primary_newest=newest, primary_newest_at=primary[newest].modified if newest else None,
+                  backup_newest=max(backup) if backup else None,
                   segments_behind=len(missing), lag_seconds=round(max(lag, 0.0), 3), measured_at=now)

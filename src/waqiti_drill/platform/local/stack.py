@@ -87,8 +87,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def up(self) -> PlatformStatus:
-        """Idempotent start. After a region loss it keeps the platform where it serves (the backup
-        region, when failed over) or, when the loss was never failed over, fails back (see regions.py)."""
+        """Idempotent start. After a region loss it fails back to the normal shape (see regions.py)."""
         check_reachable(self.user, self.settings.state_dir, "state directory")
         ensure_state_dir(self.settings)
         if self.settings.region.enabled and read_state(self.settings).lost:
