@@ -12,4 +12,5 @@ pytest_plugins = [
     "steps.redis",
     "steps.backup",
     "steps.monitoring",
+    "steps.region",
 ]

@@ -2,13 +2,15 @@
 
 Runs benchmarks/features/overhead.feature (five scenarios with no fault: load started until it writes
 steadily, then the drill's end: heal, Locust stopped, everything read back) through the real `drill run`,
-on a stack of its own (default ports + 6000), then `drill report` on the run. Prints the median scenario
+on a stack of its own per checkout (default ports + 6000, the next - 1500: a stack is built by its own
+checkout's `drill up`), then `drill report` on the run. Prints the median scenario
 time and its phases, and the report's time per scenario. Goal (issue 9): <= 3 s per scenario.
 
     .venv/bin/python benchmarks/bench_overhead.py [--checkout DIR ...] [--rounds 2]
 
 With --checkout, the same feature is run by the drill of each checkout given (e.g. a worktree of an older
-commit) on the same stack, rounds alternating, so before and after are measured in one run on one machine.
+commit) on that checkout's own stack, rounds alternating, so before and after are measured in one run on one
+machine (both stacks run throughout, so each round sees the same load).
 A checkout that records no phases (older code) shows its scenario times only.
 """
 
@@ -20,14 +22,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from tests.integration.stackutil import shifted_ports_toml  # noqa: E402
 
 FEATURE = ROOT / "benchmarks" / "features" / "overhead.feature"
 PHASES = ("harness: load_start_seconds", "harness: steady_load_seconds", "heal_seconds",
@@ -37,6 +36,16 @@ PHASES = ("harness: load_start_seconds", "harness: steady_load_seconds", "heal_s
 def drill(checkout: Path, env: dict[str, str], *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(checkout / ".venv" / "bin" / "drill"), *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=checkout)
+
+
+def ports_toml(checkout: Path, offset: int) -> str:
+    """The shifted [ports] table as that checkout knows its ports (an older one knows fewer)."""
+    code = f"from tests.integration.stackutil import shifted_ports_toml; print(shifted_ports_toml({offset}), end='')"
+    done = subprocess.run([str(checkout / ".venv" / "bin" / "python"), "-c", code], cwd=checkout, capture_output=True,
+                          text=True, timeout=60)
+    if done.returncode != 0:
+        raise SystemExit(f"{checkout}: cannot render its ports: {done.stderr.strip()}")
+    return done.stdout
 
 
 def one_round(checkout: Path, env: dict[str, str], reports: Path, name: str) -> dict[str, object]:
@@ -65,21 +74,29 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     checkouts = [c.resolve() for c in (args.checkout or [ROOT])]
-    base = Path(tempfile.mkdtemp(prefix="wd-bench-overhead-", dir="/tmp"))
-    base.chmod(0o755)
-    (base / "drill.toml").write_text(shifted_ports_toml(6000))
-    env = dict(os.environ, DRILL_STATE_DIR=str(base / "state"), DRILL_CONFIG=str(base / "drill.toml"))
+    offsets = [6000, -1500]
+    if len(checkouts) > len(offsets):
+        raise SystemExit(f"at most {len(offsets)} checkouts (one stack each)")
+    stacks: dict[Path, tuple[Path, dict[str, str]]] = {}
     rounds: dict[Path, list[dict[str, object]]] = {c: [] for c in checkouts}
     try:
-        up = drill(checkouts[0], env, "up")
-        if up.returncode != 0:
-            raise SystemExit(f"drill up failed: {up.stderr.strip()}")
+        for checkout, offset in zip(checkouts, offsets, strict=False):
+            base = Path(tempfile.mkdtemp(prefix="wd-bench-overhead-", dir="/tmp"))
+            base.chmod(0o755)
+            (base / "drill.toml").write_text(ports_toml(checkout, offset))
+            env = dict(os.environ, DRILL_STATE_DIR=str(base / "state"), DRILL_CONFIG=str(base / "drill.toml"))
+            stacks[checkout] = (base, env)
+            up = drill(checkout, env, "up")
+            if up.returncode != 0:
+                raise SystemExit(f"{checkout}: drill up failed: {up.stderr.strip()}")
         for i in range(args.rounds):
             for n, checkout in enumerate(checkouts):
+                base, env = stacks[checkout]
                 rounds[checkout].append(one_round(checkout, env, base / "reports", f"round{i}-c{n}"))
     finally:
-        drill(checkouts[0], env, "down", "--purge")
-        shutil.rmtree(base, ignore_errors=True)
+        for checkout, (base, env) in stacks.items():
+            drill(checkout, env, "down", "--purge")
+            shutil.rmtree(base, ignore_errors=True)
     print(f"{os.cpu_count()} cores, {args.rounds} round(s) of {len(rounds[checkouts[0]][0]['scenarios'])} no-fault "
           "scenarios per checkout, rounds alternating")
     phase_names = " | ".join(p.split(": ")[-1] for p in PHASES)

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium
-  prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-pushgateway
+  awscli prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-pushgateway
   prometheus-node-exporter)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -17,7 +17,7 @@ from waqiti_drill.config import Settings, Targets, load_settings
 from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import DrillError, InvalidConfig
 from waqiti_drill.faults.lock import DrillLock, Held, child_env
-from waqiti_drill.platform.base import BackupInfo, MonitoringStatus, Platform, PlatformStatus
+from waqiti_drill.platform.base import BackupInfo, MonitoringStatus, Platform, PlatformStatus, RedisBackupInfo
 from waqiti_drill.report.commands import register as register_report_commands
 from waqiti_drill.waiting import timeout_multiplier
 
@@ -58,6 +58,12 @@ def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
     started = time.monotonic()
+    if args.kind == "redis":
+        redis = _platform(settings).backup_redis()
+        print(f"redis backup {redis.label} done in {time.monotonic() - started:.1f}s ({len(redis.shards)} masters, "
+              f"{sum(s.keys for s in redis.shards)} keys, {sum(s.size_bytes for s in redis.shards)} bytes, "
+              f"{redis.encryption})")
+        return 0
     info = _platform(settings).backup(args.kind)
     print(f"{info.type} backup {info.label} done in {time.monotonic() - started:.1f}s "
           f"(WAL {info.wal_start}..{info.wal_stop}, {info.repo_size_bytes} bytes in the repository)")
@@ -65,12 +71,49 @@ def cmd_backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_backups(settings: Settings, args: argparse.Namespace) -> int:
-    backups = _platform(settings).list_backups()
+    """PostgreSQL sets, or with --redis the Redis backups (each region's store, when there are two)."""
+    platform = _platform(settings)
+    if args.redis:
+        lists = [platform.list_redis_backups()]
+        if settings.region.enabled and platform.region_status().active == settings.region.primary:
+            lists.append(platform.list_redis_backups_in_backup_region())
+        redis = [b for found in lists for b in found]
+        if args.json:
+            print(json.dumps([dataclasses.asdict(b) for b in redis], indent=2))
+        else:
+            print(render_redis_backups(redis))
+        return 0
+    backups = platform.list_backups()
     if args.json:
         print(json.dumps([dataclasses.asdict(b) for b in backups], indent=2))
     else:
         print(render_backups(backups))
+        if settings.region.enabled:
+            print(render_replication(platform))
     return 0
+
+
+def render_redis_backups(backups: Sequence[RedisBackupInfo]) -> str:
+    if not backups:
+        return "no redis backups"
+    lines = [f"{'label':24} {'region':10} {'start':21} {'masters':>7} {'keys':>9} {'bytes':>10} complete"]
+    for b in backups:
+        lines.append(f"{b.label:24} {b.region:10} {b.start:21} {len(b.shards):>7} {sum(s.keys for s in b.shards):>9} "
+                     f"{sum(s.size_bytes for s in b.shards):>10} {'yes' if b.complete else 'NO (objects missing)'}")
+    return "\n".join(lines)
+
+
+def render_replication(platform: object) -> str:
+    try:
+        r = platform.replication_status()  # type: ignore[attr-defined]
+    except DrillError as exc:
+        return f"replication to the backup region: not measured ({exc})"
+    except Exception as exc:  # noqa: BLE001 - a store that does not answer: say so, do not fail the listing
+        return f"replication to the backup region: not measured ({type(exc).__name__}: {exc})"
+    sync = (f"last sync {r.last_sync_finished or 'running since ' + str(r.last_sync_started)} "
+            f"({'ok' if r.last_sync_ok else r.last_sync_error or 'no result yet'})")
+    return (f"replication to {r.backup_region} ({r.method}): newest WAL {r.primary_newest_wal} here, "
+            f"{r.backup_newest_wal} there; {r.segments_behind} segment(s) behind, lag {r.lag_seconds:.1f}s; {sync}")
 
 
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
@@ -301,9 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="members, roles, Redis nodes, S3 and backups")
     status.add_argument("--json", action="store_true")
     backup = sub.add_parser("backup", help="take a pgBackRest backup now")
-    backup.add_argument("kind", choices=["full", "incr", "diff"])
-    backups = sub.add_parser("backups", help="list the backups in the repository")
+    backup.add_argument("kind", choices=["full", "incr", "diff", "redis"],
+                        help="a pgBackRest backup, or 'redis': an RDB of every Redis master")
+    backups = sub.add_parser("backups", help="list the backups in the repository (and the replication lag)")
     backups.add_argument("--json", action="store_true")
+    backups.add_argument("--redis", action="store_true", help="the Redis backups, in each region's store")
     restore = sub.add_parser("restore", help="restore a backup into a copy beside the cluster (the spec's restore job)")
     restore.add_argument("--to", metavar="TIME", help="point in time, ISO 8601 UTC (default: the newest set's "
                          "consistent point)")

@@ -48,6 +48,41 @@ class Ports:
     postgres_exporter: tuple[int, ...] = (25711, 25712, 25713)  # one per member
     redis_exporter: tuple[int, ...] = (25721, 25722, 25723, 25724, 25725, 25726, 25727, 25728)  # six + two spares
     node_exporter: int = 25729  # the members' own filesystems (disk usage)
+    # The global endpoint clients use (the spec's Route53 names): it forwards to the active region's
+    # HAProxy and Redis nodes, and the failover automation re-points it (see platform/local/director.py).
+    endpoint_rw: int = 25366
+    endpoint_ro: int = 25367
+    endpoint_redis: int = 25368
+    # The backup region (the spec's us-east-1): its own object store always; its etcd, members, HAProxy
+    # and Redis nodes only while the platform runs there after a region loss (platform/local/region.py).
+    dr_etcd_client: int = 25358
+    dr_etcd_peer: int = 25359
+    dr_haproxy_rw: int = 25360
+    dr_haproxy_ro: int = 25361
+    dr_haproxy_stats: int = 25362
+    dr_postgres: tuple[int, ...] = (25461, 25462, 25463)
+    dr_restore: int = 25464
+    dr_patroni: tuple[int, ...] = (25471, 25472, 25473)
+    dr_redis: tuple[int, ...] = (25481, 25482, 25483, 25484, 25485, 25486)
+    dr_redis_bus: tuple[int, ...] = (25491, 25492, 25493, 25494, 25495, 25496)
+    dr_s3: int = 25350
+    dr_s3_grpc: int = 25351
+    dr_weed_master: int = 25352
+    dr_weed_master_grpc: int = 25353
+    dr_weed_volume: int = 25354
+    dr_weed_volume_grpc: int = 25355
+    dr_weed_filer: int = 25356
+    dr_weed_filer_grpc: int = 25357
+
+    def swapped(self) -> Ports:
+        """The same ports seen from the backup region: each regional port traded with its dr_ twin, so the
+        backup region's parts run the primary's own code on their own ports (the global endpoint stays)."""
+        changes: dict[str, object] = {}
+        for f in dataclasses.fields(self):
+            if f.name.startswith("dr_"):
+                base = f.name[3:]
+                changes[base], changes[f.name] = getattr(self, f.name), getattr(self, base)
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
     def all(self) -> dict[str, int]:
         """Every port by a readable owner name, e.g. 'postgres[pg2]' -> 25442."""
@@ -83,6 +118,25 @@ class BackupPolicy:
     stanza: str = "waqiti"
 
 
+REPLICATION_METHODS = ("sync", "repo2")
+
+
+@dataclass(frozen=True)
+class BackupRegion:
+    """The spec's multi-region set-up: where the backups are replicated to, and how.
+
+    `sync`: a scheduled `aws s3 sync` copies the whole backup bucket to the backup region (the spec's
+    "automated S3 sync"). `repo2`: pgBackRest writes WAL and backups to the backup region's store itself
+    (a second repository), and the sync copies only the Redis backups.
+    """
+
+    enabled: bool = True
+    primary: str = "us-west-2"
+    backup: str = "us-east-1"
+    replication: str = "sync"
+    sync_interval_seconds: float = 60.0
+
+
 @dataclass(frozen=True)
 class MonitoringSettings:
     """How often Prometheus scrapes and evaluates, and how long Alertmanager holds a new alert.
@@ -115,6 +169,7 @@ class Settings:
     targets: Targets = field(default_factory=Targets)
     backup: BackupPolicy = field(default_factory=BackupPolicy)
     monitoring: MonitoringSettings = field(default_factory=MonitoringSettings)
+    region: BackupRegion = field(default_factory=BackupRegion)
     host: str = "127.0.0.1"
     # The unprivileged account database processes run as when the harness runs as root.
     run_user: str = "postgres"
@@ -147,6 +202,7 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     targets = _build(Targets, overrides.pop("targets", {}), path or "")
     monitoring = build_monitoring(overrides.pop("monitoring", {}), path or "defaults",
                                   Path(path).parent if path else Path.cwd())
+    region = resolve_region(overrides.pop("backup_region", {}), path or "defaults")
     settings_kwargs = {}
     for key in ("run_user",):
         if key in overrides:
@@ -157,7 +213,8 @@ def load_settings(state_dir: str | None = None, config_file: str | None = None) 
     if overrides:
         raise InvalidConfig(f"{path}: unknown setting(s): {', '.join(sorted(overrides))}")
     chosen = Path(raw_state or file_state or default_state_dir()).expanduser().absolute()
-    settings = Settings(state_dir=chosen, ports=ports, targets=targets, monitoring=monitoring, **settings_kwargs)
+    settings = Settings(state_dir=chosen, ports=ports, targets=targets, monitoring=monitoring, region=region,
+                        **settings_kwargs)
     check_ports_distinct(settings.ports, path or "defaults")
     return settings
 
@@ -199,6 +256,32 @@ def build_monitoring(values: object, source: str, base_dir: Path) -> MonitoringS
             value = float(value)
         kwargs[key] = value
     return MonitoringSettings(**kwargs)  # type: ignore[arg-type]
+def resolve_region(values: object, source: str) -> BackupRegion:
+    """The [backup_region] table: enabled, replication ("sync" | "repo2"), sync_interval_seconds, names."""
+    if not isinstance(values, dict):
+        raise InvalidConfig(f"{source}: [backup_region] must be a table")
+    known = {f.name for f in dataclasses.fields(BackupRegion)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidConfig(f"{source}: unknown key '{unknown[0]}' in [backup_region]; "
+                            f"valid: {', '.join(sorted(known))}")
+    enabled = values.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InvalidConfig(f"{source}: 'enabled' in [backup_region] must be true or false, got {enabled!r}")
+    method = values.get("replication", "sync")
+    if method not in REPLICATION_METHODS:
+        raise InvalidConfig(f"{source}: 'replication' in [backup_region] must be one of "
+                            f"{', '.join(REPLICATION_METHODS)}, got {method!r}")
+    interval = values.get("sync_interval_seconds", 60.0)
+    if isinstance(interval, bool) or not isinstance(interval, int | float) or not 1 <= interval <= 86400:
+        raise InvalidConfig(f"{source}: 'sync_interval_seconds' in [backup_region] must be 1..86400, got {interval!r}")
+    names = {k: values.get(k, getattr(BackupRegion(), k)) for k in ("primary", "backup")}
+    for key, name in names.items():
+        if not isinstance(name, str) or not name.replace("-", "").isalnum():
+            raise InvalidConfig(f"{source}: '{key}' in [backup_region] must be a region name like us-east-1")
+    if names["primary"] == names["backup"]:
+        raise InvalidConfig(f"{source}: the primary and backup regions must differ")
+    return BackupRegion(enabled=enabled, replication=str(method), sync_interval_seconds=float(interval), **names)
 
 
 NETWORK_MODES = ("auto", "netns", "loopback")

@@ -109,6 +109,27 @@ class BackupUsed:
 
 
 @dataclass
+class RegionRecovery:
+    """A region loss: where each service came back from, and the parts of its RPO (restore mode)."""
+
+    lost_region: str
+    recovered_in: str
+    replication_method: str  # "sync" (scheduled aws s3 sync) or "repo2" (pgBackRest's second repository)
+    postgres_restored_from: str  # which copy: the region's store, the set, "+ archived WAL"
+    redis_restored_from: str
+    replication_lag_seconds: float  # age of the oldest WAL segment the backup region lacked when the loss began
+    replication_segments_behind: int
+    archive_lag_seconds: float | None  # the loss instant minus when the newest WAL segment was archived
+    postgres_set_age_seconds: float  # the loss instant minus the restored set's end: what WAL replay had to cover
+    redis_backup_age_seconds: float | None  # the loss instant minus the restored Redis backup's start
+    failover_seconds: float
+    postgres_lost: int | None = None  # from the clients' history (the checker, restore mode)
+    postgres_rpo_seconds: float | None = None
+    redis_lost: int | None = None  # sessions and counter increments
+    redis_rpo_seconds: float | None = None
+
+
+@dataclass
 class Paths:
     """Relative to the run directory; None where the scenario produced no such file."""
 
@@ -143,6 +164,7 @@ class ScenarioResult:
     timeout_multiplier: float | None = None  # DRILL_TIMEOUT_MULTIPLIER: the scenario's wait bounds were this times
     detections: list[Detection] = field(default_factory=list)
     monitoring: MonitoringSeen | None = None  # None: the platform has no monitoring (or it is disabled)
+    region: RegionRecovery | None = None  # a region-loss drill: where each service came back from
 
 
 @dataclass

@@ -28,6 +28,11 @@ ENV_NAMES: dict[str, str | None] = {
     "patroni_rest_password": None,
     "s3_kek_hex": None,
     "monitor_password": None,
+    # the backup region's object store has keys and a KEK of its own
+    "dr_s3_access_key": None,
+    "dr_s3_secret_key": None,
+    "dr_s3_kek_hex": None,
+    "redis_backup_key": None,  # AES-256-GCM key of the Redis backups (client-side encryption)
 }
 
 
@@ -43,9 +48,21 @@ class Secrets:
     rewind_password: str
     patroni_rest_password: str  # guards the Patroni REST API's write endpoints (switchover, restart)
     s3_kek_hex: str  # key-encryption key for the object store's SSE-S3
+    dr_s3_access_key: str  # the backup region's object store
+    dr_s3_secret_key: str
+    dr_s3_kek_hex: str
+    redis_backup_key: str  # 64 hex characters: encrypts each RDB before it leaves the harness
     # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
     # spares code that builds Secrets by hand from listing it)
     monitor_password: str = ""
+
+    def for_backup_region(self) -> Secrets:
+        """The secrets as the backup region's parts see them: its own store keys in the usual fields."""
+        from dataclasses import replace
+
+        return replace(self, s3_access_key=self.dr_s3_access_key, s3_secret_key=self.dr_s3_secret_key,
+                       s3_kek_hex=self.dr_s3_kek_hex, dr_s3_access_key=self.s3_access_key,
+                       dr_s3_secret_key=self.s3_secret_key, dr_s3_kek_hex=self.s3_kek_hex)
 
     def values(self) -> list[str]:
         """Every secret value, for redaction scans."""
@@ -56,9 +73,9 @@ class Secrets:
 
 
 def _generate(name: str) -> str:
-    if name == "s3_kek_hex":
+    if name in ("s3_kek_hex", "dr_s3_kek_hex", "redis_backup_key"):
         return _random.token_hex(32)
-    if name == "s3_access_key":
+    if name in ("s3_access_key", "dr_s3_access_key"):
         return "WQ" + _random.token_hex(9).upper()
     return _random.token_urlsafe(24)
 

@@ -36,6 +36,10 @@ def make_secrets(**overrides: str) -> Secrets:
         rewind_password="rewind-pw",
         patroni_rest_password="rest-pw",
         s3_kek_hex=KEK,
+        dr_s3_access_key="WQDRACCESSKEY",
+        dr_s3_secret_key="dr-s3-secret-value",
+        dr_s3_kek_hex=KEK[::-1],
+        redis_backup_key=KEK,
     )
     values.update(overrides)
     return Secrets(**values)
@@ -247,3 +251,20 @@ def test_security_toml_has_kek_and_jwt_keys() -> None:
     assert doc["filer"]["expose_directory_metadata"]["enabled"] is False
     with pytest.raises(ValueError, match="64 hex"):
         security_toml("not-hex")
+
+
+def test_repo2_is_the_backup_region_store_only_when_chosen(settings: Settings) -> None:
+    import dataclasses
+
+    from waqiti_drill.platform.local.region import backup_settings
+
+    pg1 = members(settings)[0]
+    assert not any(k.startswith("repo2-") for k in parse_ini(render_config(settings, make_secrets(), pg1))["global"])
+    chosen = dataclasses.replace(settings, region=dataclasses.replace(settings.region, replication="repo2"))
+    g = parse_ini(render_config(chosen, make_secrets(), pg1))["global"]
+    assert (g["repo2-type"], g["repo2-path"], g["repo2-storage-port"]) == ("s3", "/pgbackrest", "25350")
+    assert (g["repo2-s3-key"], g["repo2-s3-key-secret"]) == ("WQDRACCESSKEY", "dr-s3-secret-value")
+    assert g["repo2-cipher-pass"] == g["repo1-cipher-pass"], "the backup region restores with the same passphrase"
+    backup = backup_settings(chosen)
+    g = parse_ini(render_config(backup, make_secrets(), members(backup)[0]))["global"]
+    assert not any(k.startswith("repo2-") for k in g), "the backup region has no backup region of its own"

@@ -159,6 +159,21 @@ def test_restore_mode_for_counters_uses_the_newest_result_within_the_final_value
     assert result.services["redis"].lost == 2
 
 
+def test_a_counter_restored_from_a_backup_and_climbing_again_still_counts_its_lost_increments(h):
+    """Acknowledged 1..4, restored to 2 by the region's failover, then acknowledged 3, 4, 5 again: the final
+    value 5 is above every result, yet the first 3 and 4 were lost (their values were returned twice)."""
+    h.fault("region_loss", "us-west-2", rpo_mode="restore")
+    for i, t in enumerate((-40, -30, -20, -10), start=1):
+        h.op("incr", t - 0.1, t, key="c:1", result=i)
+    for i, t in ((3, 10), (4, 20), (5, 30)):
+        h.op("incr", t - 0.1, t, key="c:1", result=i)
+    h.final_counter("c:1", 5)
+    h.final_done("redis")
+    redis = check(h.build(), Targets(rpo_seconds=3600)).services["redis"]
+    assert (redis.acked_writes, redis.lost, redis.unexpected) == (7, 2, 0)
+    assert redis.rpo_seconds == approx(30.0, abs=1e-6)  # the newest surviving result before the fault: 2, at -30
+
+
 def test_failover_mode_with_loss_after_the_fault_is_clamped_at_zero(h):
     h.fault()
     h.op("transfer", 1.0, 1.1)  # acknowledged after the fault instant, then lost

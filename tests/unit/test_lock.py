@@ -109,10 +109,3 @@ def test_holder_record_round_trip():
     h = Holder(run_id="r", pid=1, user="u", started_at="2026-01-01T00:00:00Z", command="drill chaos x", token="t")
     assert Holder.parse(json.dumps(h.__dict__)) == h and Holder.parse("  \n") is None
 
-
-def test_no_state_directory_is_no_stack_and_nothing_is_created(tmp_path):
-    from waqiti_drill.errors import StateDirError
-
-    with pytest.raises(StateDirError, match="no stack in"):
-        DrillLock(tmp_path / "absent").acquire("r")
-    assert not (tmp_path / "absent").exists()

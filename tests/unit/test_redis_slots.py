@@ -98,6 +98,7 @@ def _configuration(tmp_path, fake):
     from waqiti_drill.faults import context
 
     settings = Settings(state_dir=tmp_path / "state")
+    settings.state_dir.mkdir(exist_ok=True)  # the drill lock lives in it
     context.adopt(settings, None, fake)
     return context.configuration_for(settings, None, tmp_path)
 

@@ -167,6 +167,20 @@ def _first_duplicate(keys: list[str]) -> str:
     raise AssertionError("no duplicate")
 
 
+def _returned_again(ids: np.ndarray, results: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Acknowledged increments whose result a later acknowledged increment of the same counter returned
+    again: the counter went back below it (restored from a backup, say) and climbed again, so the earlier
+    increment is lost even when the final value is above it. The last of each (counter, result) stands."""
+    out = np.zeros(len(ids), dtype=bool)
+    idx = np.flatnonzero(ok)
+    if idx.size < 2:
+        return out
+    order = idx[np.lexsort((idx, results[idx], ids[idx]))]  # by counter, result, then history order
+    same_as_next = (ids[order][:-1] == ids[order][1:]) & (results[order][:-1] == results[order][1:])
+    out[order[:-1][same_as_next]] = True
+    return out
+
+
 def _counters(history: History, service: str, rows: np.ndarray, present: np.ndarray, lost: np.ndarray,
               extra_recovered: np.ndarray, extra_unexpected: np.ndarray) -> int:
     """Counters are judged by value: the final value V of a counter should be at least every result an
@@ -188,8 +202,9 @@ def _counters(history: History, service: str, rows: np.ndarray, present: np.ndar
     outcome = w.outcome[rows]
     ok = outcome == OK
     value = final[ids]
-    present[rows] = ok & (w.result[rows] <= value)
-    lost[rows] = ok & (w.result[rows] > value)
+    went_back = _returned_again(ids, w.result[rows], ok)
+    present[rows] = ok & (w.result[rows] <= value) & ~went_back
+    lost[rows] = ok & ((w.result[rows] > value) | went_back)
     ok_count = np.bincount(ids[ok], minlength=len(keys))
     info_count = np.bincount(ids[outcome == INFO], minlength=len(keys))
     recovered = np.clip(final - ok_count, 0, info_count)

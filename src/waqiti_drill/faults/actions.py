@@ -21,8 +21,10 @@ from waqiti_drill.platform.redis_slots import plan_move, slot_counts
 from waqiti_drill.waiting import wait_until
 
 __all__ = [
-    "add_redis_master", "backup_must_fail", "destroy_postgres_cluster", "failed_logins", "fill_disk", "fill_disk_to",
-    "freeze_dcs", "freeze_member", "hold_connections", "stall_replay",
+    "add_redis_master", "backup_must_fail", "destroy_postgres_cluster", "fail_over_to_backup_region",
+    "failed_logins", "fill_disk", "fill_disk_to", "freeze_dcs", "freeze_member", "hold_connections",
+    "redis_cluster_crash", "region_loss", "replicate_backups_now", "restart_redis_cluster", "stall_replay",
+    "take_redis_backup",
     "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master",
     "move_redis_slots", "observe", "rebalance_redis", "recover_postgres_from_repository", "resolve_member",
     "start_object_store", "stop_member", "stop_object_store", "switchover", "take_backup", "wait_until_healthy",
@@ -254,3 +256,50 @@ def _heal(timeout: float, configuration: Configuration) -> dict[str, Any]:
     faults = engine(configuration)
     undone = faults.heal(float(timeout), run_dir_of(configuration))
     return {"undone": undone, "healthy": health.problems(faults.platform) == []}
+
+
+def region_loss(configuration: Configuration = None) -> dict[str, Any]:
+    """Region loss: everything of the primary region gone at once (members and disks, etcd, its object
+    store, its HAProxy, its Redis nodes and files, the sync job). The replication lag just before is in the
+    record. `fail_over_to_backup_region` moves the platform; heal (the failback) brings it home. RPO is
+    measured in restore mode."""
+    return _inject(configuration, "region_loss")
+
+
+def fail_over_to_backup_region(timeout: float = 900.0, configuration: Configuration = None) -> dict[str, Any]:
+    """The failover automation: PostgreSQL and Redis rebuilt in the backup region from its copy of the
+    backups alone, then the global endpoint re-pointed (the clients follow without a restart)."""
+    move = engine(configuration).platform.fail_over_region(float(timeout))
+    return {"from": move.from_region, "to": move.to_region, "backup": move.postgres.backup.label,
+            "backup_stop": move.postgres.backup.stop, "wal_stop": move.postgres.backup.wal_stop,
+            "redis_backup": move.redis.backup.label if move.redis else None,
+            "redis_backup_start": move.redis.backup.start if move.redis else None,
+            "redis_keys_restored": move.redis.keys_restored if move.redis else 0,
+            "seconds": move.seconds, "steps": move.steps}
+
+
+def redis_cluster_crash(configuration: Configuration = None) -> dict[str, Any]:
+    """All six Redis nodes SIGKILLed at once; `restart_redis_cluster` (or heal) starts them from their
+    own AOF + RDB."""
+    return _inject(configuration, "redis_cluster_crash")
+
+
+def restart_redis_cluster(timeout: float = 120.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Start every Redis node from its own files and wait until the cluster has re-formed by itself."""
+    faults = engine(configuration)
+    started = time.monotonic()
+    faults.platform.start_redis_cluster(float(timeout))
+    faults.settle("redis_cluster_crash", run_dir_of(configuration))
+    return {"seconds": round(time.monotonic() - started, 3)}
+
+
+def take_redis_backup(configuration: Configuration = None) -> dict[str, Any]:
+    """The spec's Redis backup job now: an encrypted RDB of every master in the object store."""
+    info = engine(configuration).platform.backup_redis()
+    return {"label": info.label, "start": info.start, "stop": info.stop, "keys": sum(s.keys for s in info.shards),
+            "bytes": sum(s.size_bytes for s in info.shards), "encryption": info.encryption}
+
+
+def replicate_backups_now(timeout: float = 300.0, configuration: Configuration = None) -> dict[str, Any]:
+    """One run of the scheduled sync to the backup region now; returns the measured replication lag."""
+    return dataclasses.asdict(engine(configuration).platform.replicate_now(float(timeout)))

@@ -32,8 +32,10 @@ def heal_all(platform: Platform, ledger: FaultLedger, timeout: float) -> list[st
     for name in platform.disk_faults():
         platform.free_disk(name)
         undone.append(f"freed the disk of {name}")
-    if undone or platform.parts_down() or health.problems(platform):
+    needed = bool(undone) or bool(platform.parts_down()) or bool(health.problems(platform))
+    if needed:
         platform.up()  # idempotent: starts whatever is not running, keeps the rest (~2 s even when all runs)
-    undone += platform.close_open_slots()  # a reshard a killed drill cut short
-    health.wait_healthy(platform, timeout)
-    return undone
+    closed = platform.close_open_slots()  # a reshard a killed drill cut short
+    if needed or closed:
+        health.wait_healthy(platform, timeout)  # (healthy a moment ago otherwise: nothing to wait for)
+    return undone + closed

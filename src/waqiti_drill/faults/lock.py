@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO
 
-from waqiti_drill.errors import LockHeld, StateDirError
+from waqiti_drill.errors import LockHeld
 from waqiti_drill.timefmt import now_utc_iso
 
 TOKEN_ENV = "DRILL_LOCK_TOKEN"  # set for the processes of the drill holding the lock
@@ -106,10 +106,7 @@ class DrillLock:
 
     def acquire(self, run_id: str = "-", command: str | None = None) -> Held:
         """Take the lock for `run_id`, or join the drill of this process tree; LockHeld naming the holder."""
-        try:  # never creates a state directory: a lock on a stack that does not exist is no stack
-            self.path.parent.mkdir(mode=0o700, exist_ok=True)
-        except FileNotFoundError:
-            raise StateDirError(f"no stack in {self.path.parent.parent} (run 'drill up' first)") from None
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fh = open(self.path, "a+")  # noqa: SIM115 - held until release
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)

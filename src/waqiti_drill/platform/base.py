@@ -144,6 +144,81 @@ class MonitoringStatus:
 
 
 @dataclass(frozen=True)
+class RedisShardBackup:
+    """One master's RDB snapshot in the object store (encrypted by the harness before upload)."""
+
+    node: str  # host:port of the master it was taken from
+    node_id: str
+    slots: list[list[int]]  # inclusive [start, end] ranges the master served when it was taken
+    keys: int  # DBSIZE of the master when it was taken
+    object_key: str
+    size_bytes: int  # as stored (ciphertext)
+    sha256: str  # of the stored object
+
+
+@dataclass(frozen=True)
+class RedisBackupInfo:
+    """A Redis backup: one RDB per master, all taken by one run of the backup job."""
+
+    label: str
+    start: str  # ISO 8601 UTC
+    stop: str
+    region: str  # the region whose object store it was listed from
+    encryption: str  # e.g. "AES-256-GCM (client side) + SSE-S3 AES256"
+    shards: list[RedisShardBackup]
+    complete: bool  # every shard object present with its recorded size (a sync may copy the manifest first)
+
+
+@dataclass(frozen=True)
+class RedisRestoreInfo:
+    backup: RedisBackupInfo
+    keys_restored: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ReplicationStatus:
+    """How far the backup region's copy of the backups is behind the primary's, measured in both stores."""
+
+    method: str  # "sync" (scheduled aws s3 sync) or "repo2" (pgBackRest's second repository)
+    primary_region: str
+    backup_region: str
+    primary_newest_wal: str | None  # newest WAL segment archived in each region's bucket
+    backup_newest_wal: str | None
+    segments_behind: int  # primary segments the backup region does not have
+    lag_seconds: float  # age of the oldest of them; 0 when the backup region has them all
+    measured_at: str  # ISO 8601 UTC
+    primary_newest_wal_at: str | None = None  # when the newest WAL segment reached the primary's store (archive lag)
+    last_sync_started: str | None = None  # the scheduled sync's last run
+    last_sync_finished: str | None = None
+    last_sync_ok: bool | None = None
+    last_sync_error: str | None = None
+
+
+@dataclass(frozen=True)
+class RegionStatus:
+    primary: str
+    backup: str
+    active: str  # the region the global endpoint points at
+    lost: str | None  # a region lost and not yet rebuilt
+    lost_at: str | None
+
+
+@dataclass(frozen=True)
+class RegionMove:
+    """A failover to the backup region, or the failback: from which copy each service came back."""
+
+    from_region: str
+    to_region: str
+    postgres: RestoreInfo
+    redis: RedisRestoreInfo | None  # None when no Redis backup was there to restore (nothing of Redis kept)
+    started: str  # ISO 8601 UTC
+    finished: str
+    seconds: float
+    steps: list[str]  # what was done, one line each, with its duration
+
+
+@dataclass(frozen=True)
 class PlatformStatus:
     platform: str
     postgres: PostgresStatus
@@ -192,6 +267,9 @@ class Topology(Protocol):
     def postgres_connect_kwargs(self, read_only: bool = False) -> dict[str, object]: ...
     def redis_nodes(self) -> list[RedisNode]: ...
     def redis_password(self) -> str: ...
+    # What clients are configured with for Redis: the seed they discover the cluster from (the global
+    # name, which the failover automation re-points), not the nodes themselves.
+    def redis_seed_nodes(self) -> list[str]: ...
 
 
 class NodeFaults(Protocol):
@@ -207,6 +285,10 @@ class NodeFaults(Protocol):
     def start_redis_node(self, address: str) -> None: ...
     def freeze_redis_node(self, address: str) -> None: ...
     def thaw_redis_node(self, address: str) -> None: ...
+    # Every Redis node killed at once (a cluster-wide crash), and all started again from their own
+    # AOF + RDB files; the cluster re-forms by itself (nodes.conf), nothing is re-created.
+    def kill_redis_cluster(self) -> list[str]: ...  # the nodes killed
+    def start_redis_cluster(self, timeout: float = 120.0) -> None: ...  # returns once healthy
 
     # The DCS as a process: crashed (kill) or hung (freeze), and back.
     def kill_dcs(self) -> None: ...
@@ -266,6 +348,34 @@ class Restores(Protocol):
     def postgres_lost(self) -> bool: ...  # destroyed and not yet recovered
 
 
+class RedisBackups(Protocol):
+    """The spec's Redis backup job: an RDB snapshot of every master, encrypted, in the object store."""
+
+    def backup_redis(self) -> RedisBackupInfo: ...
+    def list_redis_backups(self) -> list[RedisBackupInfo]: ...
+
+
+class Regions(Protocol):
+    """The spec's multi-region set-up: a primary and a backup region, the backups replicated between them
+    and failover automation that moves the clients (one global name, re-pointed)."""
+
+    def region_status(self) -> RegionStatus: ...
+    def list_redis_backups_in_backup_region(self) -> list[RedisBackupInfo]: ...  # its copy, as the sync left it
+    def replication_status(self) -> ReplicationStatus: ...
+    def replicate_now(self, timeout: float = 300.0) -> ReplicationStatus: ...  # one scheduled sync, now
+    # The primary region lost at once: every member and its disk, etcd, its object store, its HAProxy,
+    # its Redis nodes and their files, the sync job. Only the backup region's store (and the global
+    # endpoint, secrets and PKI, which are global) is left. One line per thing destroyed.
+    def lose_primary_region(self) -> list[str]: ...
+    # Rebuild PostgreSQL and Redis in the backup region from its copy of the backups alone, then
+    # re-point the global endpoint: the workload follows without being restarted.
+    def fail_over_region(self, timeout: float = 900.0) -> RegionMove: ...
+    # Back to the normal shape from wherever things stand (failed over, or lost and not yet failed
+    # over): writes paused, the backup region's data copied back, the primary rebuilt from it, the
+    # endpoint re-pointed, the backup region's cluster removed. Idempotent.
+    def fail_back_region(self, timeout: float = 900.0) -> RegionMove | None: ...
+
+
 class RedisOps(Protocol):
     def redis_status(self) -> RedisStatus: ...
 
@@ -318,8 +428,8 @@ class MonitoringFaults(Protocol):
     def switch_wal(self) -> str: ...  # close the primary's current WAL segment (it must be archived now); its name
 
 
-class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, Conformance, Monitoring,
-               MonitoringFaults, Protocol):
+class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, RedisBackups, Regions,
+               Conformance, Monitoring, MonitoringFaults, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

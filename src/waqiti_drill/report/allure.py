@@ -60,7 +60,7 @@ def _matches(result: dict, scenario: str, feature: str) -> bool:
 def attach(run_dir: Path, scenario: str, feature: str, files: dict[str, Path]) -> list[str]:
     """Attach `files` (attachment name -> file) to every Allure result of the scenario; returns the
     run-relative paths of the attachment files written (none when there is no matching result)."""
-    results_dir = run_dir / RESULTS_DIR
+    results_dir = (run_dir / RESULTS_DIR).resolve()  # absolute: the tool runs with its cwd in the run directory
     if not results_dir.is_dir():
         return []
     written = []
@@ -95,14 +95,14 @@ def allure_command() -> list[str] | None:
 
 def generate_html(run_dir: Path, timeout: float = 300) -> str:
     """Build <run>/allure-report from <run>/allure-results; returns the line to print either way."""
-    results_dir = run_dir / RESULTS_DIR
+    results_dir = (run_dir / RESULTS_DIR).resolve()  # absolute: the tool runs with its cwd in the run directory
     if not results_dir.is_dir():
         return f"allure: skipped, no {results_dir}"
     command = allure_command()
     if command is None or shutil.which("node") is None:
         return "allure: skipped, the npm 'allure' package (Allure 3) is not installed (scripts/setup.sh installs it " \
                "where npm exists)"
-    out = run_dir / REPORT_DIR
+    out = (run_dir / REPORT_DIR).resolve()
     shutil.rmtree(out, ignore_errors=True)
     try:
         done = subprocess.run([*command, "generate", str(results_dir), "-o", str(out)], capture_output=True,

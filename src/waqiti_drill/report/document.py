@@ -44,6 +44,7 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
         "writes": {"acknowledged": result.acked_writes, "lost": result.lost_writes,
                    "recovered": result.recovered_writes},
         "backups": [to_json(b) for b in result.backups],
+        "region": to_json(result.region) if result.region else None,
         "deviations": result.deviations,
         "measurements": result.measurements,
         "controls": [c.id for c, _ in controls_for(result)],

@@ -126,6 +126,28 @@ def _plot_order(item: tuple[str, str]) -> tuple[int, str]:
     return ({"throughput": 0, "alerts": 1}.get(item[0], 2), item[0])
 
 
+def _region_rows(region: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A region loss: per region what was lost and from which copy each service came back, and the RPO's parts."""
+    if not region:
+        return []
+    r = region
+    lag = (f"replication lag at the loss {_secs(r['replication_lag_seconds'])} "
+           f"({r['replication_segments_behind']} WAL segment(s) behind, method {escape(r['replication_method'])})")
+    archived = r.get("archive_lag_seconds")
+    lag += f"; archive lag (the loss minus the newest archived WAL) {_secs(archived)}"
+    return [
+        ("Region lost / recovered in", f"{escape(region['lost_region'])} / {escape(region['recovered_in'])} "
+                                       f"(failover {_secs(region['failover_seconds'])})"),
+        ("PostgreSQL came back from", f"{escape(r['postgres_restored_from'])}; lost {_value(r['postgres_lost'])} "
+                                      f"acknowledged writes, RPO {_secs(region['postgres_rpo_seconds'])}"),
+        ("Redis came back from", f"{escape(region['redis_restored_from'])}; lost {_value(region['redis_lost'])} "
+                                 f"acknowledged sessions and increments, RPO {_secs(region['redis_rpo_seconds'])}"),
+        ("RPO's parts", f"{lag}; restored set ended {_secs(region['postgres_set_age_seconds'])} before the loss "
+                        f"(archived WAL replayed after it); Redis backup taken "
+                        f"{_secs(region['redis_backup_age_seconds'])} before the loss"),
+    ]
+
+
 def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     fault = s["fault"] or {}
     t = s["timeline"]
@@ -153,6 +175,7 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
         ("Writes acknowledged / lost / recovered",
          f"{_value(s['writes']['acknowledged'])} / {_value(s['writes']['lost'])} / {_value(s['writes']['recovered'])}"),
         ("Backup sets and WAL ranges used", f"<ul>{backups}</ul>" if backups else "none"),
+        *_region_rows(s.get("region")),
         ("Deviations", f"<ul>{deviations}</ul>" if deviations else "none"),
         ("Other measurements", measurements or "—"),
         ("Controls evidenced", escape(", ".join(s["controls"])) or "none"),

@@ -16,6 +16,7 @@ import os
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -91,6 +92,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         return show_plan(settings, args, argv, env)
     if run_dir.exists() and any(run_dir.iterdir()):
         raise InvalidConfig(f"{run_dir}: the run directory exists and is not empty (choose another --run-id)")
+    preflight(argv, env)  # every input check before the lock: a bad feature is refused as such, drill or not
     from waqiti_drill.faults.lock import DrillLock, child_env
 
     if not settings.state_dir.exists():
@@ -111,7 +113,6 @@ def _run_locked(settings: Settings, args: argparse.Namespace, run_dir: Path, arg
     process if it is killed while pytest still heals)."""
     run_id, reports_dir = run_dir.name, Path(args.reports_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    inputs.preflight(argv, env, run_dir / "preflight.json", ROOT)
     require_healthy(settings)
     manifest = start_manifest(settings, run_id, args, *who)
     write_manifest(run_dir, manifest)
@@ -161,18 +162,22 @@ def checked_label(flag: str, value: str | None) -> str | None:
 
 def show_plan(settings: Settings, args: argparse.Namespace, argv: list[str], env: dict[str, str]) -> int:
     """`--plan`: the checks a run makes, then what it would do; no run directory, no lock, no fault."""
-    import tempfile
 
     from waqiti_drill.suite import estimates, plan
 
-    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:
-        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
+    preflight(argv, env)
     planned = plan.collect(argv, env, ROOT)
     target = plan.Target(platform="local", state_dir=str(settings.state_dir),
                          rto_seconds=settings.targets.rto_seconds, rpo_seconds=settings.targets.rpo_seconds,
                          problems=target_problems(settings))
     print(plan.render(planned, estimates.load(Path(args.reports_dir)), target, args.tags))
     return 0 if planned else 1
+
+
+def preflight(argv: list[str], env: dict[str, str]) -> None:
+    """The collect-only check of every step (suite/inputs.py), its report in a temporary directory."""
+    with tempfile.TemporaryDirectory(prefix="drill-preflight-") as tmp:
+        inputs.preflight(argv, env, Path(tmp) / "preflight.json", ROOT)
 
 
 def target_problems(settings: Settings) -> list[str]:

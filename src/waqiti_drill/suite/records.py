@@ -18,6 +18,7 @@ from waqiti_drill.results import (
     FaultInfo,
     MonitoringSeen,
     Paths,
+    RegionRecovery,
     ScenarioResult,
     Status,
     Timeline,
@@ -68,6 +69,7 @@ class Observed:
     monitoring: MonitoringSeen | None = None
     healthy_at: float | None = None  # epoch: the heal finished
     first_fault: FaultInfo | None = None  # from the fault records, for a scenario the checker did not measure
+    region: RegionRecovery | None = None
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -85,7 +87,7 @@ def build_result(seen: Observed, check: CheckResult | None) -> ScenarioResult:
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
         started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
         backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier, detections=list(seen.detections),
-        monitoring=seen.monitoring)
+        monitoring=seen.monitoring, region=seen.region)
     if check is not None:
         _apply_check(result, check, seen.data_validated)
     _apply_detection(result, seen)

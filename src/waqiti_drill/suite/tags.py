@@ -30,6 +30,8 @@ FAULT_TAGS: dict[str, str] = {
     "redis_reshard": "Redis slots moved between masters",
     "pitr": "point-in-time recovery",
     "site_loss": "loss of the whole PostgreSQL cluster",
+    "region_loss": "loss of the whole primary region, failover to the backup region and failback",
+    "redis_cluster_crash": "all six Redis nodes killed at once, restarted from AOF + RDB",
     "backup": "full and incremental backups taken and listed",
     "restore": "the newest backup restored into a separate copy (waqiti_restored)",
     "backup_verify": "the daily validation job: verify plus a test restore",

@@ -27,7 +27,12 @@ def session_key(run_id: str, name: str) -> str:
 
 
 def connect_cluster(nodes: list[str], password: str, timeout: float = 2.0) -> RedisCluster:
-    """A cluster client from host:port startup nodes, with timeouts and no silent retries."""
+    """A cluster client from host:port startup nodes, with timeouts and no silent retries.
+
+    The startup nodes stay what the client was configured with (dynamic_startup_nodes off): after an
+    error the client re-reads the topology through them, so a seed that names the global endpoint
+    finds the cluster again wherever the failover automation moved it, as an application seeded with
+    a DNS name does. Discovered node addresses never replace the seed."""
     startup = [ClusterNode(host, int(port)) for host, _, port in (n.rpartition(":") for n in nodes)]
     return RedisCluster(
         startup_nodes=startup,
@@ -36,6 +41,7 @@ def connect_cluster(nodes: list[str], password: str, timeout: float = 2.0) -> Re
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         require_full_coverage=False,  # one shard down must not stop writes to the others
+        dynamic_startup_nodes=False,
         decode_responses=True,
     )
 

@@ -54,7 +54,9 @@ class LoadSession:
         if "postgres" in self.spec.services:
             with psycopg.connect(**rw, autocommit=True, connect_timeout=5) as conn:  # type: ignore[arg-type]
                 ledger.prepare_schema(conn, ACCOUNTS)
-        nodes = [n.address for n in self.platform.redis_nodes()] if "redis" in self.spec.services else []
+        # the seed clients are configured with (the global name where there is one), not the nodes: the client
+        # discovers the nodes from it, and finds them again through it after the platform moved region
+        nodes = self.platform.redis_seed_nodes() if "redis" in self.spec.services else []
         self.history_dir.mkdir(parents=True, exist_ok=True)
         return WorkloadTargets(run_id=self.run_id, history_dir=str(self.history_dir), rw_dsn=str(rw["conninfo"]),
                                ro_dsn=str(ro["conninfo"]), redis_nodes=nodes, accounts=ACCOUNTS)

@@ -1,4 +1,8 @@
-"""The two stable PostgreSQL endpoints, as clients use them: DSNs without passwords, TLS verified."""
+"""The two stable PostgreSQL endpoints, as clients use them: DSNs without passwords, TLS verified.
+
+They name the global endpoint (director.py), never a region's HAProxy, so a client follows the
+platform from one region to the other without being reconfigured.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ class Endpoints:
 
     def port(self, read_only: bool) -> int:
         ports = self.ctx.settings.ports
-        return ports.haproxy_ro if read_only else ports.haproxy_rw
+        return ports.endpoint_ro if read_only else ports.endpoint_rw
 
     def dsn(self, read_only: bool) -> str:
         """libpq keyword string for the endpoint; the password travels separately (PGPASSWORD or kwargs)."""

@@ -76,12 +76,17 @@ def _object_store_passthrough(settings: Settings) -> list[str]:
     if not plan.isolated:
         return []
     port = settings.ports.s3
-    return [
+    lines = [
         "listen waqiti-s3-for-members",
         f"    bind {plan.host_address}:{port}",
         f"    server s3 {settings.host}:{port}",
         "",
     ]
+    if settings.region.enabled and settings.region.replication == "repo2":  # pgBackRest's repo2: the backup region
+        dr = settings.ports.dr_s3
+        lines += ["listen waqiti-s3-backup-region-for-members", f"    bind {plan.host_address}:{dr}",
+                  f"    server s3-{settings.region.backup} {settings.host}:{dr}", ""]
+    return lines
 
 
 class HAProxy:

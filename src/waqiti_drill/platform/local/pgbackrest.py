@@ -83,6 +83,7 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
         "log-level-file": "info",
         "start-fast": "y",
     }
+    options.update(repo2_options(settings, secrets))
     stanza = {
         "pg1-path": member.data_dir,
         "pg1-port": member.port,
@@ -94,6 +95,29 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
     lines += ["", f"[{b.stanza}]"]
     lines += [f"{k}={_value(k, v)}" for k, v in stanza.items()]
     return "\n".join(lines) + "\n"
+
+
+def uses_repo2(settings: Settings) -> bool:
+    """pgBackRest writes to the backup region's store itself ([backup_region] replication = "repo2")."""
+    return settings.region.enabled and settings.region.replication == "repo2"
+
+
+def repo2_options(settings: Settings, secrets: Secrets) -> dict[str, object]:
+    """The backup region's store as pgBackRest's second repository (pure): WAL is pushed to both, backups
+    are taken to both. Same path, cipher and retention as repo1, so the backup region restores from it
+    with its own repo1 configuration; its own keys."""
+    if not uses_repo2(settings):
+        return {}
+    b = settings.backup
+    return {
+        "repo2-type": "s3", "repo2-path": REPO_PATH, "repo2-s3-bucket": b.bucket,
+        "repo2-s3-endpoint": s3_endpoint_host(settings), "repo2-storage-port": settings.ports.dr_s3,
+        "repo2-s3-region": settings.region.backup, "repo2-s3-key": secrets.dr_s3_access_key,
+        "repo2-s3-key-secret": secrets.dr_s3_secret_key, "repo2-s3-uri-style": "path",
+        "repo2-storage-ca-file": tls_files(settings.state_dir).ca_cert, "repo2-cipher-type": b.cipher_type,
+        "repo2-cipher-pass": secrets.backup_cipher_pass, "repo2-retention-full-type": "time",
+        "repo2-retention-full": b.full_retention_days,
+    }
 
 
 def _cron_fields(expr: str) -> str:
@@ -267,6 +291,8 @@ class BackupRepo:
         if s3_endpoint_host(self.ctx.settings) != "localhost":
             # The harness runs pgBackRest on the host, where the store is on loopback as `localhost`.
             argv.insert(2, "--repo1-s3-endpoint=localhost")
+            if uses_repo2(self.ctx.settings):
+                argv.insert(2, "--repo2-s3-endpoint=localhost")
         full_env = {"PGPASSFILE": str(pgpass_path(self.ctx.settings)), **(env or {})}
         return run_tool(self.ctx.user, argv, what, env=full_env, cwd=self.dir, timeout=timeout, check=check)
 
@@ -291,13 +317,18 @@ class BackupRepo:
         before = {b.label for b in self.list_backups(timeout)}
         self._run(self.config_path(primary), [f"--type={kind}", "backup"], f"pgbackrest {kind} backup",
                   max(deadline - time.monotonic(), 1.0))
+        if uses_repo2(self.ctx.settings):  # pgBackRest 2.45 backs up to one repository per command
+            self._run(self.config_path(primary), ["--repo=2", f"--type={kind}", "backup"],
+                      f"pgbackrest {kind} backup to repo2 (the backup region)", max(deadline - time.monotonic(), 1.0))
         new = [b for b in self.list_backups(max(deadline - time.monotonic(), 30.0)) if b.label not in before]
         if not new:
             raise CommandFailed(f"pgbackrest {kind} backup reported success but no new backup set is listed")
         return new[-1]
 
     def info_json(self, timeout: float = 300.0) -> str:
-        return self._run(self._any_config(), ["--output=json", "info"], "pgbackrest info", timeout).stdout
+        """repo1's sets only: with repo2 the same backups are listed once per repository."""
+        repo = ["--repo=1"] if uses_repo2(self.ctx.settings) else []
+        return self._run(self._any_config(), [*repo, "--output=json", "info"], "pgbackrest info", timeout).stdout
 
     def list_backups(self, timeout: float = 300.0) -> list[BackupInfo]:
         return parse_info(self.info_json(timeout), self.stanza)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 import time
 
 from waqiti_drill.config import Settings
@@ -26,6 +27,7 @@ from waqiti_drill.platform.base import (
 from waqiti_drill.platform.local import siteloss
 from waqiti_drill.platform.local.conformance import LocalConformance
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.director import Director
 from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
 from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
@@ -40,6 +42,9 @@ from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
+from waqiti_drill.platform.local.region import backup_addresses, backup_context, read_state
+from waqiti_drill.platform.local.regions import LocalRegions
+from waqiti_drill.platform.local.regionsync import RegionSync, aws_binary
 from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
@@ -51,7 +56,7 @@ from waqiti_drill.timefmt import now_utc_iso
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
+class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
@@ -72,6 +77,9 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
     def _parts(self, create: bool = False) -> tuple[Etcd, PatroniCluster, HAProxy, RedisCluster, ObjectStore,
                                                     BackupRepo]:
         ctx = self.context(create)
+        region = self.settings.region
+        if not create and region.enabled and read_state(self.settings).active == region.backup:
+            ctx = backup_context(ctx)  # failed over: the platform's parts are the backup region's
         return Etcd(ctx), PatroniCluster(ctx), HAProxy(ctx), RedisCluster(ctx), ObjectStore(ctx), BackupRepo(ctx)
 
     def endpoints(self) -> Endpoints:
@@ -79,30 +87,50 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
 
     # ----- lifecycle ---------------------------------------------------------------------------
     def up(self) -> PlatformStatus:
+        """Idempotent start. After a region loss it fails back to the normal shape (see regions.py)."""
         check_reachable(self.user, self.settings.state_dir, "state directory")
         ensure_state_dir(self.settings)
+        if self.settings.region.enabled and read_state(self.settings).lost:
+            self.context(create=True)
+            return self.recover_region_on_up()
         with state_lock(self.settings.state_dir, "drill up"):
-            etcd, patroni, haproxy, redis, store, repo = self._parts(create=True)
-            self._preflight(patroni)
-            ctx = self.context()
-            ensure_tls(ctx.state_dir, ctx.user, ctx.net.addresses(), [S3_HOST_NAME] if ctx.net.isolated else [])
-            already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
-            if not already:
-                self._check_all_ports_free(etcd, haproxy, redis, store, patroni, MonitoringStack(ctx))
-            try:
-                self._ensure_network()
-                MemberDisks(self.settings, self.user).ensure()
-                self._start_all(etcd, patroni, haproxy, redis, store, repo)
-            except DrillError as exc:
-                started = [n for n in self.supervisor.names() if n not in already]
-                self.supervisor.stop(started, STOP_GRACE_SECONDS)
-                if not already:
-                    with contextlib.suppress(DrillError):
-                        self._remove_network()
-                    with contextlib.suppress(DrillError):
-                        MemberDisks(self.settings, self.user).unmount_all()
-                raise type(exc)(f"{exc} (logs: {self.supervisor.log_dir})") from None
+            self._up_primary_locked()
         return self.status()
+
+    def _up_primary(self) -> None:
+        """The primary region's start, under the state lock (failback's last step)."""
+        with state_lock(self.settings.state_dir, "drill up"):
+            self._up_primary_locked()
+
+    def _up_primary_locked(self) -> None:
+        etcd, patroni, haproxy, redis, store, repo = self._parts(create=True)
+        self._preflight(patroni)
+        ctx = self.context()
+        names = [S3_HOST_NAME] if ctx.net.isolated else []
+        extra = backup_addresses(self.settings) if self.settings.region.enabled else []
+        ensure_tls(ctx.state_dir, ctx.user, [*ctx.net.addresses(), *extra], names)
+        already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
+        if not already:
+            director, backup_store, _sync = self._global_parts()
+            global_parts = [] if director is None or backup_store is None else [
+                part for part, running in ((director, self.supervisor.pid_of("endpoint")),
+                                           (backup_store, backup_store.running())) if not running]
+            self._check_all_ports_free(etcd, haproxy, redis, store, patroni, MonitoringStack(ctx), *global_parts)
+        try:
+            self._ensure_network()
+            MemberDisks(self.settings, self.user).ensure()
+            self._start_all(etcd, patroni, haproxy, redis, store, repo)
+        except DrillError as exc:
+            started = [n for n in self.supervisor.names() if n not in already]
+            self.supervisor.stop(started, STOP_GRACE_SECONDS)
+            if not already:
+                with contextlib.suppress(DrillError):
+                    self._remove_network()
+                with contextlib.suppress(DrillError):
+                    MemberDisks(self.settings, self.user).unmount_all()
+                with contextlib.suppress(DrillError):
+                    self.stop_backup_region()
+            raise type(exc)(f"{exc} (logs: {self.supervisor.log_dir})") from None
 
     def _ensure_network(self) -> None:
         """Create or reuse the namespaces, and lift partitions a crashed drill left: `up` means reachable."""
@@ -123,6 +151,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         find_binary("redis-server", "the Debian package redis-server")
         find_binary("redis-cli", "the Debian package redis-tools")
         find_binary("pgbackrest", "the Debian package pgbackrest")
+        if self.settings.region.enabled:
+            aws_binary()
         patroni.check_prerequisites()
         MonitoringStack(self.context()).check_prerequisites()  # binaries, and the rules file through promtool
         if self.context().net.isolated:
@@ -147,6 +177,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         lost = siteloss.is_lost(self.settings)  # rebuild from the repository, not initdb (see siteloss.py)
         patroni.render(repo.archive_command, siteloss.bootstrap_commands(ctx, repo) if lost else None)
         haproxy.render()
+        director, backup_store, sync = self._global_parts()
         # Start everything that does not depend on another part at once; wait afterwards.
         etcd.start()
         redis.start()
@@ -154,6 +185,10 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         haproxy.start()
         monitoring = MonitoringStack(ctx)
         monitoring.start_servers()
+        if director is not None:
+            director.point_at(*self.serving_region())  # started, or re-pointed when it names another region
+        if backup_store is not None:
+            backup_store.start()
         etcd.wait_ready(30)
         patroni.start()
         redis.wait_ready(60)
@@ -161,6 +196,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         patroni.wait_healthy(self.settings.targets.rto_seconds if lost else 150)
         primary = patroni.primary()
         ensure_app_role_and_database(ctx, primary)
+        if backup_store is not None:
+            backup_store.wait_ready(60)  # repo2, when configured, is in it
         repo.stanza_create(primary)
         repo.check(primary)
         self.endpoints().wait_ready(30)
@@ -168,6 +205,16 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         monitoring.wait_ready(60)
         if lost:
             siteloss.clear(self.settings)
+        if sync is not None:
+            sync.start()
+
+    def _global_parts(self) -> tuple[Director | None, ObjectStore | None, RegionSync | None]:
+        """The global endpoint, the backup region's object store and the sync feeding it (when enabled)."""
+        if not self.settings.region.enabled:
+            return None, None, None
+        ctx = self.context()
+        backup = backup_context(ctx)
+        return Director(ctx), ObjectStore(backup), RegionSync(ctx, backup)
 
     def down(self, purge: bool = False) -> bool:
         """Stop every process of the stack; with `purge` also remove the state. False: nothing was there."""
@@ -175,6 +222,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
         if read_marker(state) is None:
             return False
         with state_lock(state, "drill down"):
+            backup_region = threading.Thread(target=self.stop_backup_region, name="stop-backup-region")
+            backup_region.start()  # in parallel: each object store takes its grace period to stop
             names = self.supervisor.names()
             patronis = [n for n in names if n.startswith("patroni-")]
             others = [n for n in names if n not in patronis and n != "etcd"]
@@ -182,6 +231,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
             # rest in parallel; etcd last. Then anything still under the state directory is killed.
             self.supervisor.stop(patronis + others, STOP_GRACE_SECONDS)
             self.supervisor.stop(["etcd"], 3.0)
+            backup_region.join()
             self.supervisor.kill_everything_under(state)
             self._remove_network()
             MemberDisks(self.settings, self.user).unmount_all()
@@ -194,13 +244,19 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
 
     def parts_down(self) -> list[str]:
         """Processes the supervisor started that are no longer alive (a stopped one has no pidfile)."""
-        return [name for name in self.supervisor.names() if self.supervisor.pid_of(name) is None]
+        down = [name for name in self.supervisor.names() if self.supervisor.pid_of(name) is None]
+        region = self.settings.region
+        if region.enabled and (self.settings.state_dir / "regions" / region.backup).exists():
+            sup = backup_context(self.context()).supervisor
+            down += [f"{self.settings.region.backup}: {n}" for n in sup.names() if sup.pid_of(n) is None]
+        return down
 
     # ----- status ------------------------------------------------------------------------------
     def status(self) -> PlatformStatus:
         etcd, patroni, _haproxy, redis, store, repo = self._parts()
         problems: list[str] = []
-        if siteloss.is_lost(self.settings):
+        problems += self.region_problems()
+        if siteloss.is_lost(self.settings) and not read_state(self.settings).lost:
             problems.append(f"postgres: the cluster was destroyed at {siteloss.lost_since(self.settings)} and is "
                             "not yet rebuilt from the repository ('drill heal' or 'drill up' rebuilds it)")
         try:
@@ -257,6 +313,12 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring):
 
     def redis_password(self) -> str:
         return self.context().secrets.redis_password
+
+    def redis_seed_nodes(self) -> list[str]:
+        """The global Redis name (director.py) when the backup region is set up, else the nodes themselves."""
+        if self.settings.region.enabled:
+            return [f"{self.settings.host}:{self.settings.ports.endpoint_redis}"]
+        return [n.address for n in self.redis_nodes()]
 
     def redis_status(self) -> RedisStatus:
         return self._parts()[3].status()
