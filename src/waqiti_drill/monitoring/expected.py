@@ -38,7 +38,7 @@ BY_KIND: dict[str, Expected] = {
     "hold_connections": Expected(("PostgresConnectionPoolExhaustion",)),
     "failed_logins": Expected(("PostgresFailedLogins",), stands_seconds=60.0),
     "destroy_postgres_cluster": Expected(("PostgresInstanceDown",), label=None),
-    "region_loss": Expected(("PostgresInstanceDown", "RedisNodeDown"), label=None),  # the region's monitoring goes too
+    "region_loss": Expected(("PostgresInstanceDown", "RedisNodeDown"), label=None),
     "redis_cluster_crash": Expected(("RedisNodeDown",), label=None),
     "kill_redis_master": Expected(("RedisNodeDown",), label="node"),
     "freeze_redis_node": Expected(("RedisNodeDown",), label="node"),
