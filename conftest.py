@@ -11,5 +11,6 @@ pytest_plugins = [
     "steps.failover",
     "steps.redis",
     "steps.backup",
+    "steps.monitoring",
     "steps.region",
 ]

@@ -45,6 +45,58 @@ class Timeline:
     failure_detected: str | None = None  # the first client operation the fault affected
     writable_again: str | None = None  # the first acknowledged write after the outage began
     data_validated: str | None = None  # the final read-back finished
+    # Detection, from the platform's monitoring (the first alert the fault raised; see Detection):
+    alert_pending: str | None = None  # the rule evaluation at which it became pending
+    alert_firing: str | None = None  # ... at which it fired ("detected")
+    alert_notified: str | None = None  # the harness's receiver got Alertmanager's notification
+    healthy: str | None = None  # the heal finished: the platform healthy again
+
+
+@dataclass
+class Detection:
+    """One alert a condition of the drill should raise (or did), timed from the condition's instant.
+
+    pending/firing are Prometheus's own rule-evaluation timestamps (the ALERTS series' raw samples, to
+    the millisecond); notified is when the harness's receiver got the notification; resolved is the
+    evaluation that resolved it (the resolved notification's endsAt). Seconds count from `condition_at`.
+    The budget is lead + for + scrape interval + evaluation interval + group_wait: the latest a notification
+    may arrive if every part works (lead: how long the condition needs to cross the rule's threshold).
+    """
+
+    alert: str
+    labels: dict[str, str]  # the instance the alert is about (member, node), as matched
+    condition: str  # what raised it, e.g. "kill_member pg2", "backup failed"
+    condition_at: str  # ISO 8601 UTC
+    held_seconds: float | None  # how long the condition stood (None: still standing when measured)
+    window_seconds: float  # the rule's `for`
+    lead_seconds: float
+    budget_seconds: float
+    verdict: str  # detected | late | not notified | missed | not expected
+    pending_at: str | None = None
+    firing_at: str | None = None
+    notified_at: str | None = None
+    resolved_at: str | None = None
+    resolved_notified_at: str | None = None
+    pending_seconds: float | None = None
+    firing_seconds: float | None = None
+    notified_seconds: float | None = None
+    resolved_seconds: float | None = None
+    note: str = ""
+
+
+@dataclass
+class MonitoringSeen:
+    """What monitoring saw over the scenario, and with which settings (so a figure can be re-derived)."""
+
+    scrape_interval_seconds: float
+    evaluation_interval_seconds: float
+    group_wait_seconds: float
+    group_interval_seconds: float
+    rules_sha256: str
+    fired: list[str] = field(default_factory=list)  # every alert that fired, e.g. "PostgresInstanceDown{member=pg2}"
+    false_positives: list[str] = field(default_factory=list)  # fired with no fault or condition to explain it
+    uncovered: list[str] = field(default_factory=list)  # faults of the drill that no alert rule watches
+    active_at_start: list[str] = field(default_factory=list)  # still pending/firing when the scenario began
 
 
 @dataclass
@@ -110,6 +162,8 @@ class ScenarioResult:
     started_at: str | None = None
     duration_seconds: float | None = None
     timeout_multiplier: float | None = None  # DRILL_TIMEOUT_MULTIPLIER: the scenario's wait bounds were this times
+    detections: list[Detection] = field(default_factory=list)
+    monitoring: MonitoringSeen | None = None  # None: the platform has no monitoring (or it is disabled)
     region: RegionRecovery | None = None  # a region-loss drill: where each service came back from
 
 

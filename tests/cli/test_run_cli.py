@@ -91,6 +91,29 @@ def test_shipped_features_parse_and_every_step_has_a_definition(tmp_path):
     assert_one_line_error(result, 7, "the target is not healthy", "no stack in")
 
 
+def test_an_alert_the_rules_lack_is_one_line_before_anything_runs(tmp_path):
+    path = feature(tmp_path, 'Feature: monitoring\n  Scenario: one\n    Given the platform is healthy\n'
+                             '    Then the alert "PostgresInstanceDwn" is notified within its budget\n')
+    result = run(tmp_path, str(path))
+    assert_one_line_error(result, 2, f"{path}:4:", "alert 'PostgresInstanceDwn' is not in the rules file")
+    assert "PostgresInstanceDown" in result.stderr  # the ones it has are listed
+
+
+def test_a_rules_file_that_does_not_parse_is_one_line_before_anything_runs(tmp_path):
+    rules = tmp_path / "broken.rules.yml"
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up ==== 0\n")
+    config = tmp_path / "drill.toml"
+    config.write_text(f'[monitoring]\nrules_file = "{rules}"\n')
+    path = feature(tmp_path, GOOD)
+    env = dict(os.environ, DRILL_STATE_DIR=str(tmp_path / "no-stack"), DRILL_CONFIG=str(config))
+    argv = [*DRILL, "run", "--reports-dir", str(tmp_path / "reports"), str(path)]
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, 2, f"{rules}: promtool rejects the rules:")
+    rules.write_text("groups:\n  - name: g\n    rules: [\n")
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert_one_line_error(result, 2, f"{rules}:", "not valid YAML")
+
+
 @pytest.mark.parametrize("ticket", ["", "CHG-1\nrm -rf /", "x" * 201])
 def test_a_bad_ticket_is_refused(tmp_path, ticket):
     path = feature(tmp_path, GOOD)

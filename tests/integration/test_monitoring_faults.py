@@ -1,6 +1,7 @@
-"""The conditions the monitoring drills induce, for real, and `drill heal` undoing what a killed drill left:
-WAL replay paused on a replica (its lag grows under writes), a member's disk filled past 85 %, client
-connections held near max_connections. Each is seen by the exporters; one heal undoes all three."""
+"""The conditions the monitoring drills induce, for real, and `drill heal` undoing what a killed drill left
+outside the ledger: WAL replay stopped on a replica, a member's disk filled past 85 %, client connections
+held near max_connections; one heal undoes all three. (features/monitoring.feature measures each condition
+through its alert.)"""
 
 from __future__ import annotations
 
@@ -32,29 +33,22 @@ def write_for(platform, seconds: float) -> None:
             time.sleep(0.1)
 
 
-def test_conditions_are_seen_and_one_heal_undoes_them_all(stack):
+def test_conditions_left_by_a_killed_drill_are_undone_by_one_heal(stack):
+    """What a killed drill leaves outside the ledger (the monitoring drills measure these conditions through
+    the alerts; here only the sweep matters): a stalled replay, held connections, a disk filled past 85 %."""
     platform = stack.platform()
     replica, primary = member_with(platform, "replica"), member_with(platform, "primary")
 
     platform.pause_replay(replica)
     assert platform.replay_paused() == [replica]
-    write_for(platform, 8)
-    wait_until(lambda: (metric(platform, "waqiti_pg_replication_lag_seconds").get(replica, 0) > 4,
-                        metric(platform, "waqiti_pg_replication_lag_seconds")), 30, f"lag on {replica} > 4 s")
-
+    write_for(platform, 1)
     held = platform.hold_connections(primary, 0.95)
     assert held > 150 and platform.connections_held() == [primary]
     ratio = "waqiti_pg_connections_client_backends / waqiti_pg_connections_available"
-    wait_until(lambda: (metric(platform, ratio).get(primary, 0) > 0.9, metric(platform, ratio)), 30,
-               f"more than 90 % of {primary}'s client connections in use")
-
     if os.geteuid() == 0:
-        written = platform.fill_disk_to(replica, 90)
-        assert written > 0
-        used = '100 * (1 - node_filesystem_avail_bytes / node_filesystem_size_bytes)'
-        wait_until(lambda: (89 <= metric(platform, used).get(replica, 0) <= 91, metric(platform, used)), 30,
-                   f"{replica}'s filesystem 90 % used")
+        assert platform.fill_disk_to(replica, 90) > 0
         assert platform.fill_disk_to(replica, 85) == 0  # already past it: nothing more written
+        assert platform.disk_faults() == [replica]
 
     status = stack.drill("status")
     assert f"WAL replay paused on {replica}" in status.stdout and f"connections held on {primary}" in status.stdout
@@ -68,8 +62,6 @@ def test_conditions_are_seen_and_one_heal_undoes_them_all(stack):
     assert platform.replay_paused() == [] and platform.connections_held() == [] and platform.disk_faults() == []
     wait_until(lambda: (metric(platform, ratio).get(primary, 1) < 0.2, metric(platform, ratio)), 30,
                "the held connections to be gone")
-    wait_until(lambda: (metric(platform, "waqiti_pg_replication_lag_seconds").get(replica, 1) == 0,
-                        metric(platform, "waqiti_pg_replication_lag_seconds")), 30, f"{replica} to catch up")
 
 
 def test_refusals(stack):

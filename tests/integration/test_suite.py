@@ -63,6 +63,12 @@ def test_nightly_runs_and_reports_real_figures(stack, tmp_path):
     assert t.fault_injected <= t.failure_detected < t.writable_again < t.data_validated
     assert_scenario_files(run_dir, crash)
 
+    down = scenario(results, "killed and held down")  # features/monitoring.feature's @nightly drill
+    assert [(d.alert, d.verdict) for d in down.detections] == [("PostgresInstanceDown", "detected")], down.detections
+    assert down.timeline.alert_firing and down.timeline.alert_notified and down.timeline.healthy
+    clean = scenario(results, "No alert fires")
+    assert clean.monitoring is not None and clean.monitoring.fired == [] and clean.monitoring.false_positives == []
+
     redis = scenario(results, "A master is killed")
     assert redis.fault.name == "kill_redis_master" and 0 < redis.rto_seconds < 900 and redis.lost_writes == 0
     assert any(k.startswith("redis shard") and k.endswith("rto_seconds") for k in redis.measurements)

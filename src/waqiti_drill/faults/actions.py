@@ -22,8 +22,9 @@ from waqiti_drill.waiting import wait_until
 
 __all__ = [
     "add_redis_master", "backup_must_fail", "destroy_postgres_cluster", "fail_over_to_backup_region",
-    "redis_cluster_crash", "region_loss", "replicate_backups_now", "restart_redis_cluster", "take_redis_backup",
-    "fill_disk", "freeze_dcs", "freeze_member",
+    "failed_logins", "fill_disk", "fill_disk_to", "freeze_dcs", "freeze_member", "hold_connections",
+    "redis_cluster_crash", "region_loss", "replicate_backups_now", "restart_redis_cluster", "stall_replay",
+    "take_redis_backup",
     "freeze_redis_node", "heal", "isolate_dcs", "isolate_member", "kill_dcs", "kill_member", "kill_redis_master",
     "move_redis_slots", "observe", "rebalance_redis", "recover_postgres_from_repository", "resolve_member",
     "start_object_store", "stop_member", "stop_object_store", "switchover", "take_backup", "wait_until_healthy",
@@ -62,6 +63,27 @@ def fill_disk(member: str = "primary", configuration: Configuration = None) -> d
     to extend files, as on a real full volume.
     """
     return _inject(configuration, "fill_disk", member)
+
+
+def fill_disk_to(member: str = "replica", percent: float = 90.0, configuration: Configuration = None) -> dict[str, Any]:
+    """Fill the member's own filesystem until `percent` of it is in use (past the disk alert's 85 %); heal frees it."""
+    return _inject(configuration, "fill_disk_to", member, percent=percent)
+
+
+def stall_replay(member: str = "replica", configuration: Configuration = None) -> dict[str, Any]:
+    """Stop a replica's WAL replay while WAL keeps arriving: its lag grows with every write; heal resumes it."""
+    return _inject(configuration, "stall_replay", member)
+
+
+def hold_connections(member: str = "primary", fraction: float = 0.95,
+                     configuration: Configuration = None) -> dict[str, Any]:
+    """Hold client connections open until `fraction` of those open to non-superusers are in use; heal ends them."""
+    return _inject(configuration, "hold_connections", member, fraction=fraction)
+
+
+def failed_logins(member: str = "primary", count: int = 8, configuration: Configuration = None) -> dict[str, Any]:
+    """`count` logins with a wrong password, each refused by the member (a security event; nothing to undo)."""
+    return _inject(configuration, "failed_logins", member, count=count)
 
 
 def switchover(candidate: str | None = None, configuration: Configuration = None) -> dict[str, Any]:

@@ -140,5 +140,6 @@ register(FaultKind("destroy_postgres_cluster", _do(lambda p, t: p.destroy_postgr
                    aliases=("destroy_postgres",),
                    describe="every member killed, its disk destroyed and its DCS state deleted (site loss)"))
 
-# The whole primary region, and the whole Redis cluster (registered in their own module)
-from waqiti_drill.faults import region_kinds  # noqa: E402, F401 - registers region_loss and redis_cluster_crash
+# Registered in their own modules: the conditions the monitoring's alerts watch for (replay stalled, a disk filled
+# to a percentage, connections held, refused logins), and the whole primary region and the whole Redis cluster.
+from waqiti_drill.faults import monitoring_kinds, region_kinds  # noqa: E402, F401, I001 - register on import

@@ -425,6 +425,7 @@ class MonitoringFaults(Protocol):
     def release_connections(self) -> int: ...  # how many held connections were closed
     def connections_held(self) -> list[str]: ...  # members with connections held by the harness
     def attempt_failed_logins(self, name: str, count: int) -> int: ...  # logins with a wrong password, refused
+    def switch_wal(self) -> str: ...  # close the primary's current WAL segment (it must be archived now); its name
 
 
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, RedisBackups, Regions,

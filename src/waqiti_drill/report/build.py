@@ -16,7 +16,7 @@ from pathlib import Path
 from waqiti_drill.checker.report import render_table
 from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.errors import SecretLeak
-from waqiti_drill.report import allure, html, plots
+from waqiti_drill.report import allure, detection, html, plots
 from waqiti_drill.report.document import build_document
 from waqiti_drill.report.manifest import EVIDENCE_DIR, fingerprint, load_or_create_key, sign_run
 from waqiti_drill.report.model import ROLES_FILE, Run, fault_wall, inside, load_run, read_roles, slug, throughput
@@ -47,6 +47,10 @@ def _scenario_plots(run: Run, result: ScenarioResult, index: int, out: Path) -> 
         path = out / f"{name}-throughput.png"
         path.write_bytes(plots.throughput_png(series, f"{result.scenario}: writes per second", origin is not None))
         drawn["throughput"] = path
+    if result.detections:
+        path = out / f"{name}-alerts.png"
+        path.write_bytes(detection.alerts_png(result))
+        drawn["alerts"] = path
     scenario_dir = inside(run.dir, result.paths.dir, where)
     roles = read_roles(scenario_dir / ROLES_FILE) if scenario_dir else []
     if roles:

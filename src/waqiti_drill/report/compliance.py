@@ -35,7 +35,14 @@ ISO_22301_8_5 = Control("ISO 22301 §8.5", "ISO 22301:2019",
 PCI_2_2 = Control("PCI-DSS 2.2", "PCI DSS v4.0",
                   "System components are configured and managed securely, to documented configuration "
                   "standards.")
-CONTROLS = (PCI_12_10_2, SOC2_A1_3, ISO_22301_8_5, PCI_2_2)
+SOC2_CC7_2 = Control("SOC 2 CC7.2", "AICPA Trust Services Criteria (Common Criteria)",
+                     "System components are monitored for anomalies indicative of malicious acts, natural disasters "
+                     "and errors, and the anomalies are analysed.")
+SOC2_A1_1 = Control("SOC 2 A1.1", "AICPA Trust Services Criteria (Availability)",
+                    "Current processing capacity and use of system components are monitored and evaluated to manage "
+                    "capacity demand.")
+PCI_10_2_1_4 = Control("PCI-DSS 10.2.1.4", "PCI DSS v4.0", "Audit logs capture invalid logical access attempts.")
+CONTROLS = (PCI_12_10_2, SOC2_A1_3, ISO_22301_8_5, PCI_2_2, SOC2_CC7_2, SOC2_A1_1, PCI_10_2_1_4)
 
 # What a scenario of each kind evidences, in the words the report uses for it.
 RECOVERY = ("a recovery from an injected failure, exercised under client load, with RTO and RPO measured from "
@@ -44,6 +51,17 @@ BACKUP = ("a backup or restore procedure exercised for real, with the data resto
           "with what clients were told was committed (backup integrity)")
 CONFORMANCE = ("the running configuration read from the live system and compared, setting by setting, with the "
                "platform specification")
+
+DETECTED = ("the platform's own alert rule raised by the injected failure: its firing and the notification the "
+            "on-call receiver got, timed against the rule's window plus the monitoring's intervals (a late or missed "
+            "alert is listed as such)")
+CAPACITY = ("a capacity condition (a member's disk past 85 %, client connections near max_connections) induced for "
+            "real and raised by its alert, timed against its window")
+LOGINS = ("invalid logins refused by the database server, recorded in its log and raised as an alert, timed from the "
+          "first attempt (the logging itself, not its retention or review)")
+QUIET = "a clean run under load in which no alert fired: the rules do not raise alarms without a failure"
+CAPACITY_ALERTS = {"PostgresDiskSpace", "PostgresConnectionPoolExhaustion"}
+JUDGED = {"detected", "late", "missed", "not notified"}  # "not expected": the fault was too short to be evidence
 
 FAILOVER_TAGS = {"redis_master_failover", "primary_crash", "primary_isolation", "primary_freeze",
                  "sync_standby_loss", "switchover", "dcs_outage", "site_loss"}
@@ -66,6 +84,26 @@ def controls_for(result: ScenarioResult) -> list[tuple[Control, str]]:
     """(control, what this scenario evidences for it); empty when it evidences none of them."""
     if result.status == "skipped":
         return []
+    return _by_kind(result) + _by_detection(result)
+
+
+def _by_detection(result: ScenarioResult) -> list[tuple[Control, str]]:
+    """What the scenario's detections evidence: a failure detected (or shown not to be), capacity watched,
+    invalid logins logged and alerted, or a clean run without a false alarm."""
+    judged = {d.alert for d in result.detections if d.verdict in JUDGED}
+    out: list[tuple[Control, str]] = []
+    if judged:
+        out.append((SOC2_CC7_2, DETECTED))
+    elif result.monitoring is not None and "steady_state" in {t.lstrip("@") for t in result.tags}:
+        out.append((SOC2_CC7_2, QUIET))
+    if judged & CAPACITY_ALERTS:
+        out.append((SOC2_A1_1, CAPACITY))
+    if "PostgresFailedLogins" in judged:
+        out.append((PCI_10_2_1_4, LOGINS))
+    return out
+
+
+def _by_kind(result: ScenarioResult) -> list[tuple[Control, str]]:
     kind = feature_kind(result.feature)
     tags = {t.lstrip("@") for t in result.tags}
     if kind == "recovery" or tags & FAILOVER_TAGS:

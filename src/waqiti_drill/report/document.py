@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from waqiti_drill.report.compliance import compliance_section, controls_for, uncovered
+from waqiti_drill.report.detection import decomposition, detection_rows
 from waqiti_drill.report.model import Run, slug
 from waqiti_drill.results import ScenarioResult, to_json
 
@@ -53,6 +54,24 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
         "history_summary": summary,  # the checker's table, from check.json
         "started_at": result.started_at,
         "duration_seconds": result.duration_seconds,
+        "detections": detection_rows(result),
+        "rto_decomposed": decomposition(result),  # seconds from the fault: detected, notified, writable, healthy
+        "monitoring": to_json(result.monitoring) if result.monitoring else None,
+    }
+
+
+def detection_summary(results: list[ScenarioResult]) -> dict[str, Any]:
+    """The run's detections against their budgets, and what fired with nothing to explain it."""
+    monitored = [r for r in results if r.monitoring is not None]
+    first = next((r.monitoring for r in monitored), None)
+    return {
+        "rows": [row for r in results for row in detection_rows(r)],
+        "false_positives": [f"{r.scenario}: {a}" for r in monitored for a in r.monitoring.false_positives],  # type: ignore[union-attr]
+        "uncovered": sorted({u for r in monitored for u in r.monitoring.uncovered}),  # type: ignore[union-attr]
+        "scenarios_monitored": len(monitored),
+        "intervals": None if first is None else {
+            "scrape_seconds": first.scrape_interval_seconds, "evaluation_seconds": first.evaluation_interval_seconds,
+            "group_wait_seconds": first.group_wait_seconds, "rules_sha256": first.rules_sha256},
     }
 
 
@@ -119,6 +138,7 @@ def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict
         "summary": {"scenarios": len(run.results), **counts},
         "executive_summary": executive_summary(entries, m.targets.rto_seconds, m.targets.rpo_seconds),
         "scenarios": entries,
+        "detection": detection_summary(run.results),
         "compliance": compliance_section(run.results),
         "evidences_no_listed_control": uncovered(run.results),
         "integrity": integrity,

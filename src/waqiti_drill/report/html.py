@@ -122,8 +122,8 @@ def _secs(value: float | None) -> str:
 
 
 def _plot_order(item: tuple[str, str]) -> tuple[int, str]:
-    """Throughput first (what clients saw), then the roles that explain it."""
-    return (0 if item[0] == "throughput" else 1, item[0])
+    """Throughput first (what clients saw), then the alerts (what monitoring saw), then the roles."""
+    return ({"throughput": 0, "alerts": 1}.get(item[0], 2), item[0])
 
 
 def _region_rows(region: dict[str, Any] | None) -> list[tuple[str, str]]:
@@ -164,6 +164,10 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
         ("Failure detected (UTC)", _value(t["failure_detected"])),
         ("Writable again (UTC)", _value(t["writable_again"])),
         ("Data validated (UTC)", _value(t["data_validated"])),
+        ("Alert pending / firing (detected) / notified (UTC)",
+         f"{_value(t.get('alert_pending'))} / {_value(t.get('alert_firing'))} / {_value(t.get('alert_notified'))}"),
+        ("Healthy again (UTC)", _value(t.get("healthy"))),
+        ("RTO decomposed (s from the fault)", _decomposed(s.get("rto_decomposed") or {})),
         ("RTO", f"{_secs(s['rto']['measured_seconds'])} against {s['rto']['target_seconds']:g} s "
                 f"{_badge(s['rto']['verdict'])}"),
         ("RPO", f"{_secs(s['rpo']['measured_seconds'])} against {s['rpo']['target_seconds']:g} s "
@@ -179,10 +183,64 @@ def _scenario(s: dict[str, Any], images: dict[str, bytes]) -> str:
     ])
     ordered = sorted(s["plots"].items(), key=_plot_order)
     plots = "".join(_img(path, images, f"{name} plot of {s['scenario']}") for name, path in ordered)
+    detections = _detections(s.get("detections") or [], with_scenario=False)
     summary = (f"<p><b>History summary</b> (the checker's result, per service and shard):</p>"
                f"<pre>{escape(s['history_summary'])}</pre>") if s["history_summary"] else ""
     return (f'<div class="scenario" id="s-{escape(s["slug"])}"><h3>{escape(s["scenario"])}</h3><table>{table}</table>'
-            f"{plots}{summary}</div>")
+            f"{detections}{plots}{summary}</div>")
+
+
+def _decomposed(parts: dict[str, float | None]) -> str:
+    """detected +X s, notified +Y s, writable again +Z s, healthy +W s (— where a part has no instant)."""
+    names = (("detected", "detected (alert firing)"), ("notified", "notified"), ("writable_again", "writable again"),
+             ("healthy", "healthy"))
+    shown = [f"{label} {'—' if parts.get(key) is None else f'+{parts[key]:.1f} s'}" for key, label in names]
+    return escape(", ".join(shown)) if parts else "—"
+
+
+def _detections(rows: list[dict[str, Any]], with_scenario: bool) -> str:
+    """The detection table: each alert against its budget (seconds from the condition's instant)."""
+    if not rows:
+        return ""
+    head = ("<tr>" + ("<th>Scenario</th>" if with_scenario else "") + "<th>Alert (instance)</th><th>Condition</th>"
+            "<th>for</th><th>Budget</th><th>Pending</th><th>Firing</th><th>Notified</th><th>Margin</th>"
+            "<th>Resolved</th><th>Verdict</th></tr>")
+    body = []
+    for r in rows:
+        who = ",".join(f"{k}={v}" for k, v in sorted(r["instance"].items()))
+        verdict = r["verdict"]
+        css = "PASS" if verdict == "detected" else ("n/a" if verdict == "not expected" else "FAIL")
+        note = f'<br><span class="muted">{escape(r["note"])}</span>' if r["note"] else ""
+        body.append("<tr>" + (f"<td>{escape(r['scenario'])}</td>" if with_scenario else "")
+                    + f"<td>{escape(r['alert'])} ({escape(who) or 'any'})</td><td>{escape(r['condition'])}</td>"
+                    f"<td>{r['window_seconds']:g} s</td><td>{r['budget_seconds']:g} s</td>"
+                    f"<td>{_secs(r['pending_seconds'])}</td><td>{_secs(r['firing_seconds'])}</td>"
+                    f"<td>{_secs(r['notified_seconds'])}</td><td>{_secs(r['margin_seconds'])}</td>"
+                    f"<td>{_secs(r['resolved_seconds'])}</td>"
+                    f'<td><span class="badge {css}">{escape(verdict)}</span>{note}</td></tr>')
+    return "<table>" + head + "".join(body) + "</table>"
+
+
+def _detection_section(doc: dict[str, Any]) -> str:
+    d = doc.get("detection")
+    if not d or not d["scenarios_monitored"]:
+        return ""
+    iv = d["intervals"] or {}
+    text = (f"<h2>Detection against the alert budgets</h2><p>Budget = lead + the rule's <code>for</code> + scrape "
+            f"interval ({_value(iv.get('scrape_seconds'))} s) + evaluation interval "
+            f"({_value(iv.get('evaluation_seconds'))} s) + Alertmanager's group_wait "
+            f"({_value(iv.get('group_wait_seconds'))} s); seconds from the condition's instant. Pending and firing are "
+            "Prometheus's own rule-evaluation instants (the ALERTS series); notified is when the harness's receiver "
+            "got Alertmanager's notification. Rules file SHA-256 "
+            f"<code>{_value(iv.get('rules_sha256'))}</code>.</p>")
+    text += _detections(d["rows"], with_scenario=True) or "<p>No drill of this run raised an alert condition.</p>"
+    fp = d["false_positives"]
+    text += ("<p><b>False positives</b> (a critical alert fired with no fault in force): "
+             + (escape("; ".join(fp)) if fp else f"none in {d['scenarios_monitored']} monitored scenario(s)") + "</p>")
+    if d["uncovered"]:
+        text += "<p><b>Faults no alert watches:</b></p><ul>" + "".join(
+            f"<li>{escape(u)}</li>" for u in d["uncovered"]) + "</ul>"
+    return text
 
 
 def _compliance(doc: dict[str, Any]) -> str:
@@ -202,7 +260,7 @@ def _compliance(doc: dict[str, Any]) -> str:
 
 def render(doc: dict[str, Any], images: dict[str, bytes]) -> str:
     """The whole page; `images` maps each plot's run-relative path to its PNG bytes."""
-    body = (_header(doc) + _summary_table(doc) + "<h2>Scenarios</h2>"
+    body = (_header(doc) + _summary_table(doc) + _detection_section(doc) + "<h2>Scenarios</h2>"
             + "".join(_scenario(s, images) for s in doc["scenarios"]) + _compliance(doc))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>DR drill evidence {escape(doc['drill_id'])}</title><style>{CSS}</style></head>"

@@ -80,6 +80,7 @@ def pytest_argv(run_dir: Path, marker: str | None, files: list[Path]) -> list[st
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     files = inputs.feature_files(args.paths, ROOT / "features")
     inputs.check_features(files)
+    inputs.check_alerts(files, settings.monitoring.rules_path, settings.monitoring.enabled)
     marker = check_expression(args.tags) if args.tags else None
     operator, ticket = checked_label("--operator", args.operator), checked_label("--ticket", args.ticket)
     run_id = args.run_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(2)

@@ -24,8 +24,9 @@ from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.faults import context
 from waqiti_drill.faults.engine import FaultEngine
 from waqiti_drill.platform.base import Platform
-from waqiti_drill.results import BackupUsed, RegionRecovery
+from waqiti_drill.results import BackupUsed, Detection, FaultInfo, MonitoringSeen, RegionRecovery
 from waqiti_drill.suite.sampler import RoleSampler
+from waqiti_drill.suite.watch import MonitoringWatch
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
 
@@ -53,6 +54,10 @@ class ScenarioDrill:
     healed: bool = False
     finished: bool = False
     sampler: RoleSampler | None = None
+    watch: MonitoringWatch | None = None  # what the platform's monitoring saw (None: not monitored)
+    detections: list[Detection] = field(default_factory=list)
+    monitoring_seen: MonitoringSeen | None = None
+    healthy_at: float | None = None  # epoch: the last heal finished, the platform healthy again
     faults: FaultEngine = field(init=False)
     _tail: HistoryTail | None = field(default=None, init=False)
 
@@ -80,6 +85,41 @@ class ScenarioDrill:
         self.sampler = RoleSampler(self.platform, self.directory / "roles.jsonl")
         self.sampler.start()
 
+    def watch_monitoring(self) -> None:
+        """Start watching the platform's monitoring: a quiet start first (see suite/watch.py)."""
+        if not self.settings.monitoring.enabled:
+            return
+        started = time.monotonic()
+        self.watch = MonitoringWatch(self.platform, self.settings, self.history_dir)
+        self.watch.begin()
+        self.measurements["harness: monitoring_quiet_seconds"] = round(time.monotonic() - started, 3)
+
+    def first_fault(self) -> FaultInfo | None:
+        """The scenario's first injected fault, from its records (the checker's view when a load ran)."""
+        from waqiti_drill.monitoring.expected import fault_records
+        from waqiti_drill.timefmt import utc_iso
+
+        injected = [r for r in fault_records(self.history_dir) if r["phase"] == "inject"]
+        if not injected:
+            return None
+        first = min(injected, key=lambda r: float(r["wall"]))
+        return FaultInfo(name=str(first["name"]), target=str(first["target"]),
+                         injected_at=utc_iso(float(first["wall"])))
+
+    def _judge_detection(self) -> list[str]:
+        """Read what monitoring saw; one line per reason the drill fails on it (a false positive, a missed,
+        late or unnotified detection). A monitoring that cannot be read is itself such a reason."""
+        from waqiti_drill.monitoring.detection import failed
+
+        if self.watch is None:
+            return []
+        try:
+            self.detections, self.monitoring_seen = self.watch.seen()
+        except Exception as exc:  # noqa: BLE001 - any failure to read it is reported as one line
+            return [f"monitoring: could not read the alerts ({type(exc).__name__}: {str(exc)[:200]})"]
+        reasons = [f"false positive: {a} fired with no fault in force" for a in self.monitoring_seen.false_positives]
+        return reasons + failed(self.detections) + list(self.watch.notes)
+
     def start_load(self, kind: str, profile: str) -> LoadSession:
         if kind not in LOADS:
             raise InvalidConfig(f"unknown load '{kind}'; known: {', '.join(LOADS)}")
@@ -98,6 +138,7 @@ class ScenarioDrill:
         started = time.monotonic()
         done = actions.heal(timeout, configuration=self.configuration)
         self.healed = True
+        self.healthy_at = time.time()
         self.measurements["heal_seconds"] = round(time.monotonic() - started, 3)
         return done
 
@@ -167,7 +208,8 @@ class ScenarioDrill:
 
     def close(self) -> None:
         """Teardown: finish (heals even when a step failed); a stopped Locust that failed must not hide a
-        failed heal, so the heal runs first and the sampler stops last."""
+        failed heal, so the heal runs first and the sampler stops last. Then what monitoring saw is judged:
+        a false positive, or an alert missed or late, fails the scenario (after it healed)."""
         try:
             if not self.finished:
                 self.finish()
@@ -176,6 +218,9 @@ class ScenarioDrill:
                 self.load.load.stop_quietly()
             if self.sampler is not None:
                 self.sampler.stop()
+        reasons = self._judge_detection()
+        if reasons:
+            raise AssertionError("detection: " + "; ".join(reasons))
 
     def require_check(self) -> CheckResult:
         """The checker's result, finishing the drill first if need be; a drill without a measured fault fails."""

@@ -17,6 +17,7 @@ from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.suite.tags import KNOWN_TAGS
 
 _TAG = re.compile(r"(?<!\S)@([^\s@]+)")
+_ALERT = re.compile(r'\balert "([^"]*)"')
 
 
 def feature_files(paths: list[str], default: Path) -> list[Path]:
@@ -64,6 +65,28 @@ def check_tags(path: Path) -> None:
             if tag not in KNOWN_TAGS:
                 raise InvalidConfig(f"{path}:{number}: unknown tag @{tag}; known: "
                                     + ", ".join(f"@{t}" for t in KNOWN_TAGS))
+
+
+def check_alerts(files: list[Path], rules_path: Path, monitored: bool) -> None:
+    """The alert rules parse (promtool, as Prometheus loads them), and every alert a step names is one of them.
+
+    A drill would otherwise run for minutes and then wait for an alert no rule can raise."""
+    from waqiti_drill.monitoring.rules import check_rules
+
+    named = [(path, number, alert) for path in files
+             for number, line in enumerate(path.read_text().splitlines(), start=1)
+             if not line.strip().startswith("#") for alert in _ALERT.findall(line)]
+    if not monitored:
+        if named:
+            path, number, alert = named[0]
+            raise InvalidConfig(f"{path}:{number}: the step waits for alert {alert!r}, but monitoring is disabled "
+                                "([monitoring] enabled = false)")
+        return
+    known = {r.name for r in check_rules(rules_path)}
+    for path, number, alert in named:
+        if alert not in known:
+            raise InvalidConfig(f"{path}:{number}: alert {alert!r} is not in the rules file {rules_path} "
+                                f"(it has: {', '.join(sorted(known))})")
 
 
 def preflight(argv: list[str], env: dict[str, str], report: Path, cwd: Path) -> None:

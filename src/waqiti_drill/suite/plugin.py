@@ -140,6 +140,7 @@ def drill(request: pytest.FixtureRequest, drill_settings: Any, drill_platform: A
                              directory=state.directory, platform=drill_platform)
     state.drill = scenario
     scenario.start_sampler()
+    scenario.watch_monitoring()
     yield scenario
     try:
         scenario.close()
@@ -207,7 +208,9 @@ def _write_result(item: pytest.Item, state: ScenarioState) -> None:
                     data_validated=drill.data_validated if drill else None,
                     measurements=dict(drill.measurements) if drill else {}, paths=paths,
                     backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier(),
-                    region=drill.region if drill else None)
+                    detections=list(drill.detections) if drill else [],
+                    monitoring=drill.monitoring_seen if drill else None, healthy_at=drill.healthy_at if drill else None,
+                    first_fault=drill.first_fault() if drill else None, region=drill.region if drill else None)
     if state.status == "skipped" and state.error:
         seen.deviations.append(state.error)
     result = build_result(seen, drill.check if drill else None)

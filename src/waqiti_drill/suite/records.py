@@ -12,7 +12,17 @@ from pathlib import Path
 
 from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.config import Targets
-from waqiti_drill.results import BackupUsed, FaultInfo, Paths, RegionRecovery, ScenarioResult, Status, Timeline
+from waqiti_drill.results import (
+    BackupUsed,
+    Detection,
+    FaultInfo,
+    MonitoringSeen,
+    Paths,
+    RegionRecovery,
+    ScenarioResult,
+    Status,
+    Timeline,
+)
 from waqiti_drill.timefmt import utc_iso
 
 RESULT_FILE = "result.json"  # each scenario's record, in its directory, gathered into results.json
@@ -55,6 +65,10 @@ class Observed:
     paths: Paths = field(default_factory=Paths)
     backups: list[BackupUsed] = field(default_factory=list)
     timeout_multiplier: float | None = None
+    detections: list[Detection] = field(default_factory=list)
+    monitoring: MonitoringSeen | None = None
+    healthy_at: float | None = None  # epoch: the heal finished
+    first_fault: FaultInfo | None = None  # from the fault records, for a scenario the checker did not measure
     region: RegionRecovery | None = None
 
 
@@ -72,9 +86,11 @@ def build_result(seen: Observed, check: CheckResult | None) -> ScenarioResult:
         feature=seen.feature, scenario=seen.scenario, tags=sorted(seen.tags), status=seen.status,
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
         started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
-        backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier, region=seen.region)
+        backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier, detections=list(seen.detections),
+        monitoring=seen.monitoring, region=seen.region)
     if check is not None:
         _apply_check(result, check, seen.data_validated)
+    _apply_detection(result, seen)
     if seen.error:
         result.deviations.append(f"failed step: {seen.error}")
     return result
@@ -109,6 +125,29 @@ def _apply_check(result: ScenarioResult, check: CheckResult, data_validated: flo
                        "outage_seconds": scope.outage_seconds}
             result.measurements.update({f"{label}: {key}": value for key, value in figures.items()
                                         if value is not None})
+
+
+def _apply_detection(result: ScenarioResult, seen: Observed) -> None:
+    """The RTO decomposed: the first alert the drill's faults raised (pending, firing = detected, notified)
+    and the heal's end (healthy) join the client-side instants in the timeline."""
+    fired = sorted((d for d in seen.detections if d.firing_at), key=lambda d: d.firing_at or "")
+    first = fired[0] if fired else None
+    t = result.timeline
+    t.alert_pending = first.pending_at if first else None
+    t.alert_firing = first.firing_at if first else None
+    t.alert_notified = first.notified_at if first else None
+    t.healthy = utc_iso(seen.healthy_at)
+    # A drill the checker did not measure (no client load: a disk filled, connections held) claims no RTO or RPO,
+    # so its fault stays out of `fault` (which would make them NOT MEASURED); its instant still anchors the
+    # timeline, and the detection table names it.
+    if t.fault_injected is None:
+        starts = [d.condition_at for d in seen.detections]
+        t.fault_injected = seen.first_fault.injected_at if seen.first_fault else (min(starts) if starts else None)
+    if seen.monitoring is not None:
+        result.deviations += [f"false positive: {a}" for a in seen.monitoring.false_positives]
+        result.deviations += [f"not detected: {d.alert} after {d.condition} ({d.verdict}, budget "
+                              f"{d.budget_seconds:g}s)" for d in seen.detections
+                              if d.verdict in ("missed", "late", "not notified")]
 
 
 def relative(path: Path | None, run_dir: Path) -> str | None:

@@ -16,6 +16,8 @@ SUITE_TAGS: dict[str, str] = {
     "destructive": "breaks something on purpose (the drill heals it)",
     "slow": "takes more than a minute",
     "deployment": "conformance of the live stack to the spec",
+    "monitoring": "the alerts fire within their windows, measured on the real stack",
+    "spec_alert": "one of the spec's critical alerts (or the clean run no alert may fire in)",
 }
 FAULT_TAGS: dict[str, str] = {
     "primary_crash": "the PostgreSQL primary killed like a pod",
@@ -36,6 +38,15 @@ FAULT_TAGS: dict[str, str] = {
     "retention": "the retention of fulls and incrementals",
     "backup_encryption": "backups unreadable without the cipher passphrase",
     "object_store_outage": "a backup attempted while the object store is down",
+    "steady_state": "a clean run: no alert may fire",
+    "instance_down": "a PostgreSQL member killed and held down (PostgresInstanceDown, 1 minute)",
+    "replication_lag": "a replica's replay stopped under load (PostgresReplicationLag, > 30 s for 2 minutes)",
+    "disk_space": "a member's disk filled past 85 % (PostgresDiskSpace, 5 minutes)",
+    "backup_failure": "a backup that fails (BackupFailed, immediate)",
+    "connection_pool": "connections held near max_connections (PostgresConnectionPoolExhaustion, 5 minutes)",
+    "wal_archiving": "WAL that cannot be archived (PostgresWalArchivingFailing, 1 minute)",
+    "failed_logins": "refused logins (PostgresFailedLogins, immediate)",
+    "redis_node_down": "a Redis node killed and held down (RedisNodeDown, 1 minute)",
 }
 KNOWN_TAGS: dict[str, str] = {**SUITE_TAGS, **FAULT_TAGS}
 

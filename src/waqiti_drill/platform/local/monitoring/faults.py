@@ -164,6 +164,18 @@ class LocalMonitoringFaults:
             raise CommandFailed(f"a login to {name} with a wrong password was accepted")
         return refused
 
+    def switch_wal(self) -> str:
+        """Close the primary's current WAL segment (after a write, so there is one to close): it is ready to be
+        archived now, and waits while the archive is unreachable. Returns the segment's name."""
+        for location in members(self.settings):
+            with superuser_connect(self.context(), location) as conn:
+                if conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    continue
+                conn.execute("CREATE TEMP TABLE IF NOT EXISTS wal_switch (at timestamptz)")
+                conn.execute("INSERT INTO wal_switch VALUES (now())")
+                return str(conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0])
+        raise CommandFailed("no member is primary: there is no WAL segment to switch")
+
     def monitoring_fault_lines(self) -> list[str]:
         """What of these conditions is in force now, for `drill status`."""
         lines = [f"WAL replay paused on {n}" for n in self.replay_paused()]
