@@ -35,7 +35,9 @@ def one_run(checkout: Path, env: dict[str, str], reports: Path, name: str, tags:
     drill(checkout, env, "report", str(reports / name), timeout=900)
     report = time.monotonic() - started
     failed = [r["scenario"] for r in results if r["status"] != "passed"]
-    return {"wall": wall, "report": report, "scenarios": len(results), "failed": failed, "rc": run.returncode}
+    durations = {f"{r['feature']}: {r['scenario']}": r["duration_seconds"] or 0.0 for r in results}
+    return {"wall": wall, "report": report, "scenarios": len(results), "failed": failed, "rc": run.returncode,
+            "durations": durations}
 
 
 def main() -> int:
@@ -67,12 +69,15 @@ def main() -> int:
             drill(checkout, env, "down", "--purge")
             shutil.rmtree(base, ignore_errors=True)
     print(f"{os.cpu_count()} cores, --tags {args.tags}, {args.rounds} round(s), rounds alternating")
-    print("| checkout | scenarios | drill run s (median) | drill report s | failed |")
-    print("|---|---|---|---|---|")
+    common = set.intersection(*(set(runs[0]["durations"]) for runs in done.values()))  # type: ignore[arg-type]
+    print(f"| checkout | scenarios | drill run s (median) | the {len(common)} common scenarios s | drill report s | "
+          "failed |")
+    print("|---|---|---|---|---|---|")
     for checkout, runs in done.items():
         failed = sorted({f for r in runs for f in r["failed"]})  # type: ignore[attr-defined]
+        shared = statistics.median(sum(r["durations"][k] for k in common) for r in runs)  # type: ignore[index]
         print(f"| {checkout.name} | {runs[0]['scenarios']} | {statistics.median(r['wall'] for r in runs):.0f} | "  # type: ignore[misc]
-              f"{statistics.median(r['report'] for r in runs):.1f} | {', '.join(failed) or '-'} |")  # type: ignore[misc]
+              f"{shared:.0f} | {statistics.median(r['report'] for r in runs):.1f} | {', '.join(failed) or '-'} |")  # type: ignore[misc]
     return 0
 
 
