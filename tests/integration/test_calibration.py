@@ -19,6 +19,7 @@ from waqiti_drill.config import Targets
 from waqiti_drill.faults import actions
 from waqiti_drill.history import record_fault
 from waqiti_drill.platform.local.patroni import PatroniCluster
+from waqiti_drill.waiting import wait_until
 from waqiti_drill.workload.runner import LoadSpec
 from waqiti_drill.workload.session import LoadSession
 
@@ -52,13 +53,26 @@ def test_a_five_second_freeze_of_the_primary_is_measured_as_five_seconds(stack, 
     PatroniCluster(platform.context()).wait_healthy(60)
 
 
+def _rows_older_than_a_second(conn: psycopg.Connection, run_id: str, wanted: int) -> tuple[bool, int]:
+    count = conn.execute(
+        "SELECT count(*) FROM transfers "
+        "WHERE run_id = %(run)s AND created_at < clock_timestamp() - interval '1 second'",
+        {"run": run_id},
+    ).fetchone()[0]
+    return count >= wanted, count
+
+
 def test_deleted_acknowledged_rows_are_reported_as_exactly_that_many_lost(stack, tmp_path):
     platform = stack.platform()
     deleted_count = 25
     with LoadSession(platform, tmp_path, LoadSpec(profile="steady", users=6, services=("postgres",))) as session:
         writes = AckedWrites(session.history_dir)
-        writes.wait_more(300)  # a few seconds of load: plenty of rows over a second old to delete
+        writes.wait_more(300)
         with psycopg.connect(**platform.postgres_connect_kwargs(), autocommit=True) as conn:
+            # 300 acknowledged writes can take well under a second: wait on the condition the deletion
+            # needs (enough rows over a second old), not on a count that only usually implies it.
+            wait_until(lambda: _rows_older_than_a_second(conn, session.run_id, deleted_count), 60,
+                       f"{deleted_count} of the run's transfers to be over a second old")
             # Rows committed more than a second ago: their acknowledgements are certainly recorded.
             rows = conn.execute(
                 "DELETE FROM transfers WHERE run_id = %(run)s AND tid IN (SELECT tid FROM transfers "

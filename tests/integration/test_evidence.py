@@ -175,7 +175,8 @@ def test_a_real_drill_gives_a_signed_report_with_no_secret_in_any_output(planted
     if CHROMIUM is not None:  # the real report renders (the unit test skips only where chromium is absent)
         html = run_dir / "evidence" / "report.html"
         assert "Primary freeze under steady ledger load" in dump_dom(html, tmp_path / "profile-dom")
-        check_drawn_page(screenshot(html, tmp_path / "real.png", tmp_path / "profile", 1200, 2000), 1200, 2000)
+        # Tall enough for the executive summary, scope, summary and the first scenario's table above its plots.
+        check_drawn_page(screenshot(html, tmp_path / "real.png", tmp_path / "profile", 1200, 4000), 1200, 4000)
 
     secrets, _ = known_secrets(sut.state_dir)
     assert set(PLANTED.values()) <= set(secrets.values()), "the planted values are the stack's secrets"

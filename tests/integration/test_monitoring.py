@@ -86,13 +86,17 @@ def test_an_alert_travels_to_the_receiver(stack):
 
 def test_each_backup_pushes_its_outcome(stack):
     platform = stack.platform()
+    before = time.time()
     info = platform.backup("full", timeout=300)
     api = platform._monitoring().prometheus
 
     def pushed() -> tuple[bool, list]:
-        rows = api.query('waqiti_backup_last_success{job="waqiti_backup",type="full"}')
-        return bool(rows) and rows[0]["value"][1] == "1", rows
+        # This backup's outcome, not an earlier one's still in Prometheus from a previous scrape.
+        rows = api.query('waqiti_backup_last_finished_timestamp_seconds{job="waqiti_backup",type="full"}')
+        return bool(rows) and float(rows[0]["value"][1]) >= before, rows
 
     wait_until(pushed, 30, "the full backup's outcome to be scraped from the Pushgateway")
-    size = api.query('waqiti_backup_last_repo_size_bytes{job="waqiti_backup"}')
+    success = api.query('waqiti_backup_last_success{job="waqiti_backup",type="full"}')
+    assert success[0]["value"][1] == "1"
+    size = api.query('waqiti_backup_last_repo_size_bytes{job="waqiti_backup",type="full"}')
     assert int(float(size[0]["value"][1])) == info.repo_size_bytes
