@@ -130,6 +130,21 @@ class RegionRecovery:
 
 
 @dataclass
+class ControlCheck:
+    """One security control of the spec, checked on the live platform by a security drill.
+
+    `findings` has one line per thing examined (an endpoint, a volume, a role), so a failure names what broke
+    and a pass says what was looked at; `how` is the method in a sentence an auditor can repeat."""
+
+    control: str  # e.g. "TLS 1.2 or later on every connection"
+    how: str
+    passed: bool
+    findings: list[str] = field(default_factory=list)
+    pci_dss: list[str] = field(default_factory=list)  # PCI DSS v4.0 requirement numbers, e.g. ["4.2.1"]
+    soc2: list[str] = field(default_factory=list)  # Trust Services Criteria, e.g. ["CC6.7"]
+
+
+@dataclass
 class Paths:
     """Relative to the run directory; None where the scenario produced no such file."""
 
@@ -165,6 +180,7 @@ class ScenarioResult:
     detections: list[Detection] = field(default_factory=list)
     monitoring: MonitoringSeen | None = None  # None: the platform has no monitoring (or it is disabled)
     region: RegionRecovery | None = None  # a region-loss drill: where each service came back from
+    controls: list[ControlCheck] = field(default_factory=list)  # a security drill: each control checked
 
 
 @dataclass

@@ -255,6 +255,81 @@ class BackupPolicyInForce:
     compression: str
 
 
+@dataclass(frozen=True)
+class SecuredEndpoint:
+    """One network endpoint the platform promises TLS 1.2+ on (and nothing in plain text)."""
+
+    name: str  # e.g. "postgres rw", "postgres pg1", "redis 127.0.0.1:25501", "etcd", "patroni pg1", "s3"
+    host: str  # where the harness reaches it
+    port: int
+    protocol: Literal["postgres", "redis", "http"]  # how a plain-text attempt is made
+    client_cert_required: bool  # mutual TLS: a client without a certificate of the platform's CA is refused
+
+
+@dataclass(frozen=True)
+class TlsTrust:
+    """What a client of the platform needs for TLS: the CA its servers' certificates chain to, and the client
+    certificate the harness presents where mutual TLS is required (None where none is)."""
+
+    ca_file: str
+    client_cert: str | None = None
+    client_key: str | None = None
+
+
+@dataclass(frozen=True)
+class EncryptedVolume:
+    """One volume holding data at rest, as the kernel reports its encryption (never from a config file)."""
+
+    name: str  # e.g. "pg1", "redis"
+    holds: str  # what lives on it, e.g. "PGDATA and pg_wal of pg1"
+    device: str  # the raw bytes as the storage holds them (an image file, a block device)
+    mount: str
+    encrypted_dirs: list[str]  # directories under the policy
+    policy: str  # e.g. "fscrypt v2, contents AES-256-XTS, filenames AES-256-CTS"; "none" when unencrypted
+    key_present: bool  # the key is loaded, so the data is readable through the filesystem
+
+
+@dataclass(frozen=True)
+class RawScan:
+    """A search of one volume's raw bytes (below the filesystem, where encryption applies) for a needle."""
+
+    volume: str
+    device: str
+    bytes_scanned: int
+    found: bool
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One line of a database server's log that records an operation or a login (pgaudit, log_connections)."""
+
+    member: str
+    line: str
+
+
+@dataclass(frozen=True)
+class LoginRole:
+    """A role that can log in, with the attributes least privilege is judged by (read from the catalog)."""
+
+    name: str
+    superuser: bool
+    createrole: bool
+    createdb: bool
+    replication: bool
+    bypassrls: bool
+    password: str  # the stored verifier's scheme: "SCRAM-SHA-256", "md5", "plain" or "none"
+
+
+@dataclass(frozen=True)
+class NetworkAttempt:
+    """A connection tried from an address outside the ones the platform's network policy allows."""
+
+    target: str  # e.g. "postgres pg1 10.93.14.11:25441"
+    source: str  # the outsider's address
+    refused: bool  # refused or dropped at the network layer (no TCP connection was made)
+    said: str  # what the attempt saw, e.g. "connection refused (TCP reset)", "connected"
+
+
 class Lifecycle(Protocol):
     def up(self) -> PlatformStatus: ...
     def down(self, purge: bool = False) -> bool: ...  # False: there was no stack to stop
@@ -428,8 +503,27 @@ class MonitoringFaults(Protocol):
     def switch_wal(self) -> str: ...  # close the primary's current WAL segment (it must be archived now); its name
 
 
+class Security(Protocol):
+    """The spec's security promises, read from the live platform for the security drills (on Kubernetes:
+    the Services and their certificates, the volumes' StorageClass encryption, CloudNativePG's logs, the
+    NetworkPolicies, probed from a pod outside them). Each answer comes from the running system."""
+
+    def secured_endpoints(self) -> list[SecuredEndpoint]: ...
+    def tls_trust(self) -> TlsTrust: ...
+    def encrypted_volumes(self) -> list[EncryptedVolume]: ...
+    def flush_to_disk(self) -> None: ...  # checkpoint, Redis AOF fsync, filesystem sync: what is written is on disk
+    def scan_volumes(self, needle: bytes) -> list[RawScan]: ...  # after flush_to_disk
+    # A file holding `needle` outside the encrypted directories of every volume: what shows a scan of the raw
+    # bytes would find plain text there (the control of the at-rest check). Where it was written, one per volume.
+    def plant_unencrypted(self, needle: bytes) -> list[str]: ...
+    def audit_log(self, since: float) -> list[AuditRecord]: ...  # database server log lines since an epoch
+    def login_roles(self) -> list[LoginRole]: ...
+    def md5_login(self) -> tuple[bool, str]: ...  # a role with an md5 password tries to log in: (refused, said)
+    def connect_from_outside(self) -> list[NetworkAttempt]: ...
+
+
 class Platform(Lifecycle, Topology, NodeFaults, ServiceFaults, Backups, Restores, RedisOps, RedisBackups, Regions,
-               Conformance, Monitoring, MonitoringFaults, Protocol):
+               Conformance, Monitoring, MonitoringFaults, Security, Protocol):
     """Everything a drill may ask of its target."""
 
     name: str

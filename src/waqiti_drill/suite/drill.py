@@ -24,7 +24,7 @@ from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.faults import context
 from waqiti_drill.faults.engine import FaultEngine
 from waqiti_drill.platform.base import Platform
-from waqiti_drill.results import BackupUsed, Detection, FaultInfo, MonitoringSeen, RegionRecovery
+from waqiti_drill.results import BackupUsed, ControlCheck, Detection, FaultInfo, MonitoringSeen, RegionRecovery
 from waqiti_drill.suite.sampler import RoleSampler
 from waqiti_drill.suite.watch import MonitoringWatch
 from waqiti_drill.workload.runner import LoadSpec
@@ -51,6 +51,7 @@ class ScenarioDrill:
     notes: dict[str, Any] = field(default_factory=dict)  # what steps remember for later steps (e.g. old primary)
     backups: list[BackupUsed] = field(default_factory=list)  # backups a restore drill used (results.json)
     region: RegionRecovery | None = None  # a region-loss drill's recovery (results.json)
+    controls: list[ControlCheck] = field(default_factory=list)  # a security drill's controls (results.json)
     healed: bool = False
     finished: bool = False
     sampler: RoleSampler | None = None

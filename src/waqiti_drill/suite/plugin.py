@@ -210,7 +210,8 @@ def _write_result(item: pytest.Item, state: ScenarioState) -> None:
                     backups=list(drill.backups) if drill else [], timeout_multiplier=timeout_multiplier(),
                     detections=list(drill.detections) if drill else [],
                     monitoring=drill.monitoring_seen if drill else None, healthy_at=drill.healthy_at if drill else None,
-                    first_fault=drill.first_fault() if drill else None, region=drill.region if drill else None)
+                    first_fault=drill.first_fault() if drill else None, region=drill.region if drill else None,
+                    controls=list(drill.controls) if drill else [])
     if state.status == "skipped" and state.error:
         seen.deviations.append(state.error)
     result = build_result(seen, drill.check if drill else None)

@@ -14,6 +14,7 @@ from waqiti_drill.checker.result import CheckResult
 from waqiti_drill.config import Targets
 from waqiti_drill.results import (
     BackupUsed,
+    ControlCheck,
     Detection,
     FaultInfo,
     MonitoringSeen,
@@ -70,6 +71,7 @@ class Observed:
     healthy_at: float | None = None  # epoch: the heal finished
     first_fault: FaultInfo | None = None  # from the fault records, for a scenario the checker did not measure
     region: RegionRecovery | None = None
+    controls: list[ControlCheck] = field(default_factory=list)
 
 
 def one_line(text: str, limit: int = 400) -> str:
@@ -87,10 +89,12 @@ def build_result(seen: Observed, check: CheckResult | None) -> ScenarioResult:
         targets=seen.targets, hypothesis=seen.hypothesis, paths=seen.paths, measurements=dict(seen.measurements),
         started_at=utc_iso(seen.started_at), duration_seconds=seen.duration_seconds, deviations=list(seen.deviations),
         backups=list(seen.backups), timeout_multiplier=seen.timeout_multiplier, detections=list(seen.detections),
-        monitoring=seen.monitoring, region=seen.region)
+        monitoring=seen.monitoring, region=seen.region, controls=list(seen.controls))
     if check is not None:
         _apply_check(result, check, seen.data_validated)
     _apply_detection(result, seen)
+    result.deviations += [f"control not met: {c.control}: " + "; ".join(f for f in c.findings if f.startswith("FAIL"))
+                          for c in seen.controls if not c.passed]
     if seen.error:
         result.deviations.append(f"failed step: {seen.error}")
     return result
