@@ -13,4 +13,5 @@ pytest_plugins = [
     "steps.backup",
     "steps.monitoring",
     "steps.region",
+    "steps.security",
 ]

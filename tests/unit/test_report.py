@@ -68,10 +68,16 @@ def test_compliance_maps_failover_to_all_three_and_deployment_to_configuration_o
     build(run_dir, key, {})
     doc = json.loads((run_dir / "evidence" / "report.json").read_text())
     by_control = {c["control"]: [r["scenario"] for r in c["scenarios"]] for c in doc["compliance"]}
+    security = {c: [] for c in ("PCI-DSS 1.3.1", "PCI-DSS 3.5.1", "PCI-DSS 4.2.1", "PCI-DSS 7.2.1", "PCI-DSS 7.2.2",
+                                "PCI-DSS 8.3.1", "PCI-DSS 8.3.2", "PCI-DSS 8.3.6", "PCI-DSS 10.2.1", "PCI-DSS 10.2.2",
+                                "SOC 2 CC6.1", "SOC 2 CC6.3", "SOC 2 CC6.6", "SOC 2 CC6.7")}
     assert by_control == {"PCI-DSS 12.10.2": ["Primary freeze"], "SOC 2 A1.3": ["Primary freeze"],
                           "ISO 22301 §8.5": ["Primary freeze"], "PCI-DSS 2.2": ["The stack conforms to the spec"],
                           # no detection recorded in this run: the monitoring controls are listed, not evidenced
-                          "SOC 2 CC7.2": [], "SOC 2 A1.1": [], "PCI-DSS 10.2.1.4": []}
+                          "SOC 2 CC7.2": [], "SOC 2 A1.1": [], "PCI-DSS 10.2.1.4": [],
+                          # no security drill in this run: its controls are listed, not evidenced
+                          **security}
+    assert doc["security"]["checked"] == 0 and all(c["verdict"] == "not checked" for c in doc["security"]["controls"])
 
 
 def test_a_skipped_scenario_evidences_nothing(run_dir, key):

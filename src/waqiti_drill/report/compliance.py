@@ -42,7 +42,28 @@ SOC2_A1_1 = Control("SOC 2 A1.1", "AICPA Trust Services Criteria (Availability)"
                     "Current processing capacity and use of system components are monitored and evaluated to manage "
                     "capacity demand.")
 PCI_10_2_1_4 = Control("PCI-DSS 10.2.1.4", "PCI DSS v4.0", "Audit logs capture invalid logical access attempts.")
-CONTROLS = (PCI_12_10_2, SOC2_A1_3, ISO_22301_8_5, PCI_2_2, SOC2_CC7_2, SOC2_A1_1, PCI_10_2_1_4)
+# What the security drills evidence (security/controls.py names, per check, which of these it bears on).
+PCI, SOC2 = "PCI DSS v4.0", "AICPA Trust Services Criteria (Common Criteria)"
+SECURITY_CONTROLS = (
+    Control("PCI-DSS 1.3.1", PCI, "Inbound traffic to the cardholder data environment is restricted to what is "
+                                  "necessary; all other traffic is denied."),
+    Control("PCI-DSS 3.5.1", PCI, "Stored account data is rendered unreadable wherever it is stored."),
+    Control("PCI-DSS 4.2.1", PCI, "Strong cryptography protects account data during transmission."),
+    Control("PCI-DSS 7.2.1", PCI, "An access control model defines access by job function, with least privilege."),
+    Control("PCI-DSS 7.2.2", PCI, "Access is assigned on least privilege."),
+    Control("PCI-DSS 8.3.1", PCI, "All access to system components is authenticated."),
+    Control("PCI-DSS 8.3.2", PCI, "Strong cryptography renders authentication factors unreadable in transmission and "
+                                  "storage."),
+    Control("PCI-DSS 8.3.6", PCI, "Passwords meet a minimum length and complexity."),
+    Control("PCI-DSS 10.2.1", PCI, "Audit logs are enabled and active for all system components."),
+    Control("PCI-DSS 10.2.2", PCI, "Audit logs record the details of each auditable event."),
+    Control("SOC 2 CC6.1", SOC2, "Logical access security and encryption protect information assets."),
+    Control("SOC 2 CC6.3", SOC2, "Access is authorised, modified and removed on least privilege."),
+    Control("SOC 2 CC6.6", SOC2, "Logical access measures protect against threats from outside the system boundaries."),
+    Control("SOC 2 CC6.7", SOC2, "Transmission of information is restricted and protected (encryption in transit)."),
+)
+CONTROLS = (PCI_12_10_2, SOC2_A1_3, ISO_22301_8_5, PCI_2_2, SOC2_CC7_2, SOC2_A1_1, PCI_10_2_1_4, *SECURITY_CONTROLS)
+_BY_ID = {c.id: c for c in CONTROLS}
 
 # What a scenario of each kind evidences, in the words the report uses for it.
 RECOVERY = ("a recovery from an injected failure, exercised under client load, with RTO and RPO measured from "
@@ -84,7 +105,17 @@ def controls_for(result: ScenarioResult) -> list[tuple[Control, str]]:
     """(control, what this scenario evidences for it); empty when it evidences none of them."""
     if result.status == "skipped":
         return []
-    return _by_kind(result) + _by_detection(result)
+    return _by_kind(result) + _by_detection(result) + _by_security(result)
+
+
+def _by_security(result: ScenarioResult) -> list[tuple[Control, str]]:
+    """Each security check evidences the requirements its control bears on, in the check's own words."""
+    out: list[tuple[Control, str]] = []
+    for check in result.controls:
+        ids = [f"PCI-DSS {n}" for n in check.pci_dss] + [f"SOC 2 {n}" for n in check.soc2]
+        what = f"{check.control}: {check.how} ({'passed' if check.passed else 'FAILED'})"
+        out += [(_BY_ID[i], what) for i in ids if i in _BY_ID and (_BY_ID[i], what) not in out]
+    return out
 
 
 def _by_detection(result: ScenarioResult) -> list[tuple[Control, str]]:

@@ -12,6 +12,7 @@ from typing import Any
 from waqiti_drill.report.compliance import compliance_section, controls_for, uncovered
 from waqiti_drill.report.detection import decomposition, detection_rows
 from waqiti_drill.report.model import Run, slug
+from waqiti_drill.report.security import security_section
 from waqiti_drill.results import ScenarioResult, to_json
 
 SCHEMA = "waqiti-drill-evidence/1"
@@ -57,6 +58,7 @@ def scenario_entry(result: ScenarioResult, plots: dict[str, str], attachments: l
         "detections": detection_rows(result),
         "rto_decomposed": decomposition(result),  # seconds from the fault: detected, notified, writable, healthy
         "monitoring": to_json(result.monitoring) if result.monitoring else None,
+        "security_checks": [to_json(c) for c in result.controls],
     }
 
 
@@ -140,6 +142,7 @@ def build_document(run: Run, plots: dict[str, dict[str, str]], attachments: dict
         "scenarios": entries,
         "detection": detection_summary(run.results),
         "compliance": compliance_section(run.results),
+        "security": security_section(run.results),
         "evidences_no_listed_control": uncovered(run.results),
         "integrity": integrity,
     }

@@ -258,9 +258,32 @@ def _compliance(doc: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _security(doc: dict[str, Any]) -> str:
+    """Each security control of the spec: how this run checked it, the result, and every finding."""
+    sec = doc.get("security")
+    if not sec or not sec["checked"]:
+        return ""
+    parts = [f"<h2 id=\"security\">Security controls</h2><p>{sec['met']} of {sec['checked']} control(s) checked by "
+             "this run met. Each was read from the running platform; the findings name every endpoint, volume or role "
+             "examined (\"ok\" or \"FAIL\").</p><table><tr><th>Control</th><th>PCI DSS v4.0</th><th>SOC 2</th>"
+             "<th>Verdict</th><th>How it was checked (scenario)</th></tr>"]
+    for c in sec["controls"]:
+        css = {"met": "PASS", "NOT MET": "FAIL"}.get(c["verdict"], "n/a")
+        how = "".join(f"<li>{escape(k['how'])} ({escape(k['scenario'])}) {_badge('PASS' if k['passed'] else 'FAIL')}"
+                      f"<details><summary>{len(k['findings'])} finding(s)</summary><ul>"
+                      + "".join(f"<li><code>{escape(f)}</code></li>" for f in k["findings"]) + "</ul></details></li>"
+                      for k in c["checks"])
+        parts.append(f"<tr><td>{escape(c['control'])}</td><td>{escape(', '.join(c['pci_dss']))}</td>"
+                     f"<td>{escape(', '.join(c['soc2']))}</td><td><span class=\"badge {css}\">{escape(c['verdict'])}"
+                     f"</span></td><td>{f'<ul>{how}</ul>' if how else 'not checked by this run'}</td></tr>")
+    parts.append("</table><p class=\"muted\">A check evidences the technical property it observed (e.g. ciphertext "
+                 "on the volume), not the procedures around it (key management, log review, access reviews).</p>")
+    return "".join(parts)
+
+
 def render(doc: dict[str, Any], images: dict[str, bytes]) -> str:
     """The whole page; `images` maps each plot's run-relative path to its PNG bytes."""
-    body = (_header(doc) + _summary_table(doc) + _detection_section(doc) + "<h2>Scenarios</h2>"
+    body = (_header(doc) + _summary_table(doc) + _detection_section(doc) + _security(doc) + "<h2>Scenarios</h2>"
             + "".join(_scenario(s, images) for s in doc["scenarios"]) + _compliance(doc))
     return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>DR drill evidence {escape(doc['drill_id'])}</title><style>{CSS}</style></head>"

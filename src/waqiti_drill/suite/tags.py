@@ -18,6 +18,7 @@ SUITE_TAGS: dict[str, str] = {
     "deployment": "conformance of the live stack to the spec",
     "monitoring": "the alerts fire within their windows, measured on the real stack",
     "spec_alert": "one of the spec's critical alerts (or the clean run no alert may fire in)",
+    "security": "the spec's security promises read from the live stack (TLS, at rest, audit, network, RBAC)",
 }
 FAULT_TAGS: dict[str, str] = {
     "primary_crash": "the PostgreSQL primary killed like a pod",
@@ -47,6 +48,11 @@ FAULT_TAGS: dict[str, str] = {
     "wal_archiving": "WAL that cannot be archived (PostgresWalArchivingFailing, 1 minute)",
     "failed_logins": "refused logins (PostgresFailedLogins, immediate)",
     "redis_node_down": "a Redis node killed and held down (RedisNodeDown, 1 minute)",
+    "tls": "every endpoint refuses plain text and TLS below 1.2; the control plane wants client certificates",
+    "at_rest": "a canary absent from every data volume's raw bytes (AES-256 at rest)",
+    "audit": "a canary statement in the audit log (pgaudit)",
+    "network_policy": "connections from an address no policy allows are refused",
+    "least_privilege": "the application role and Redis user hold no more than they need; SCRAM passwords only",
 }
 KNOWN_TAGS: dict[str, str] = {**SUITE_TAGS, **FAULT_TAGS}
 

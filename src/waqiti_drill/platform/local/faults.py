@@ -16,6 +16,7 @@ from waqiti_drill.platform.local.disks import MemberDisks
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.layout import member
 from waqiti_drill.platform.local.netns import StackNetwork
+from waqiti_drill.platform.local.netpolicy import MemberPolicy
 from waqiti_drill.platform.local.objectstore import ObjectStore
 from waqiti_drill.platform.local.partition import Partitions
 from waqiti_drill.platform.local.patroni import PatroniCluster, process_name
@@ -107,8 +108,12 @@ class LocalFaults:
         self._partitions().reconnect_dcs()
 
     def heal_network(self) -> list[str]:
-        """Remove every partition rule of this stack; one line per rule removed. Nothing to do on loopback."""
-        return self._partitions().heal() if self.context().net.isolated else []
+        """Remove every partition rule of this stack, and put back a network policy found missing; one line
+        per rule removed or policy restored. Nothing to do on loopback."""
+        net = self.context().net
+        if not net.isolated:
+            return []
+        return self._partitions().heal() + MemberPolicy(net).ensure()
 
     def network_faults(self) -> list[str]:
         """The isolations the kernel enforces now, e.g. ['member pg1', 'dcs']; always [] on loopback."""

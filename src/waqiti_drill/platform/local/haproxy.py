@@ -76,15 +76,19 @@ def _object_store_passthrough(settings: Settings) -> list[str]:
     if not plan.isolated:
         return []
     port = settings.ports.s3
+    # The network policy of the host side: only the members may use the pass-through (anyone else on the
+    # bridge is closed on at once, before a byte); see netpolicy.py for the members' own.
+    only_members = "    tcp-request connection reject if !{ src " + " ".join(m.address for m in plan.members) + " }"
     lines = [
         "listen waqiti-s3-for-members",
         f"    bind {plan.host_address}:{port}",
+        only_members,
         f"    server s3 {settings.host}:{port}",
         "",
     ]
     if settings.region.enabled and settings.region.replication == "repo2":  # pgBackRest's repo2: the backup region
         dr = settings.ports.dr_s3
-        lines += ["listen waqiti-s3-backup-region-for-members", f"    bind {plan.host_address}:{dr}",
+        lines += ["listen waqiti-s3-backup-region-for-members", f"    bind {plan.host_address}:{dr}", only_members,
                   f"    server s3-{settings.region.backup} {settings.host}:{dr}", ""]
     return lines
 

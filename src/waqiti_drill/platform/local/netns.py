@@ -3,7 +3,8 @@
 Only root can build it. `ensure` is idempotent: it reuses what exists and recreates what a reboot or
 a crash took away (namespaces and bridges do not survive a reboot; the state directory does).
 `remove` deletes everything carrying this stack's prefix, so it also clears a crashed run's leftovers.
-Nothing here touches the host's own iptables: partition rules live inside the member namespaces.
+Nothing here touches the host's own iptables: the network policy (netpolicy.py) and the partition rules
+live inside the member namespaces.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from waqiti_drill.platform.local.netplan import (
     NetworkPlan,
     render_netns_hosts,
 )
+from waqiti_drill.platform.local.netpolicy import MemberPolicy
 from waqiti_drill.waiting import wait_until
 
 BRIDGE_NF = Path("/proc/sys/net/bridge/bridge-nf-call-iptables")
@@ -71,6 +73,7 @@ class StackNetwork:
         self._ensure_bridge(links)
         for m in self.plan.members:
             self._ensure_member(m, links)
+        MemberPolicy(self.plan).ensure()
 
     def _ensure_bridge(self, links: set[str]) -> None:
         plan, bridge = self.plan, str(self.plan.bridge)

@@ -90,5 +90,7 @@ class Partitions:
 
     def faults(self) -> list[str]:
         """Isolations in force now, as the kernel has them: e.g. ['member pg1', 'dcs']."""
-        by_member = {ns.removeprefix(self.plan.prefix + "-"): self.rules_in(ns) for ns in self.network.namespaces()}
+        names = {str(m.netns) for m in self.plan.members}  # not the outsider a security probe may have up
+        by_member = {ns.removeprefix(self.plan.prefix + "-"): self.rules_in(ns) for ns in self.network.namespaces()
+                     if ns in names}
         return describe_faults(by_member)

@@ -56,6 +56,14 @@ def wait_writable(ctx: LocalContext, primary: MemberLocation, timeout: float = 6
     wait_until(out_of_recovery, timeout, f"the primary {primary.name} to accept writes")
 
 
+# Least privilege, stated rather than left to defaults: the application logs in and owns its database,
+# and nothing else (no superuser, no role or database creation, no replication, no row-security bypass).
+APP_ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
+# A schema of the application database the application role is never granted: what the RBAC drill tries
+# to read (a real deployment has such data: an operator's tables, a vault of tokens).
+RESTRICTED_SCHEMA = "waqiti_restricted"
+
+
 def ensure_app_role_and_database(ctx: LocalContext, primary: MemberLocation) -> None:
     settings = ctx.settings
     wait_writable(ctx, primary)
@@ -64,8 +72,8 @@ def ensure_app_role_and_database(ctx: LocalContext, primary: MemberLocation) -> 
         verifier = scram_verifier(ctx.secrets.postgres_password)
         verb = "ALTER" if exists else "CREATE"
         conn.execute(
-            sql.SQL("{} ROLE {} LOGIN PASSWORD {}").format(
-                sql.SQL(verb), sql.Identifier(settings.app_user), sql.Literal(verifier)
+            sql.SQL("{} ROLE {} {} PASSWORD {}").format(
+                sql.SQL(verb), sql.Identifier(settings.app_user), sql.SQL(APP_ROLE_ATTRIBUTES), sql.Literal(verifier)
             )
         )
         has_db = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (settings.database,)).fetchone()
@@ -75,3 +83,11 @@ def ensure_app_role_and_database(ctx: LocalContext, primary: MemberLocation) -> 
                     sql.Identifier(settings.database), sql.Identifier(settings.app_user)
                 )
             )
+    with superuser_connect(ctx, primary, settings.database) as conn:
+        # pgaudit's event triggers (object names of DDL in the audit log) need the extension in the database.
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgaudit")
+        schema = sql.Identifier(RESTRICTED_SCHEMA)
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {} AUTHORIZATION postgres").format(schema))
+        conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(schema))
+        conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {}.operator_notes (id int PRIMARY KEY, note text)")
+                     .format(schema))

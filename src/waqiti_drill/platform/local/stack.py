@@ -47,6 +47,7 @@ from waqiti_drill.platform.local.regions import LocalRegions
 from waqiti_drill.platform.local.regionsync import RegionSync, aws_binary
 from waqiti_drill.platform.local.restore import RestoreCopy, choose_set, parse_utc
 from waqiti_drill.platform.local.runas import check_reachable, resolve_run_user
+from waqiti_drill.platform.local.security import LocalSecurity
 from waqiti_drill.platform.local.statedir import ensure_state_dir, read_marker, state_lock
 from waqiti_drill.platform.local.supervisor import Supervisor
 from waqiti_drill.platform.local.tls import ensure_tls
@@ -56,7 +57,7 @@ from waqiti_drill.timefmt import now_utc_iso
 STOP_GRACE_SECONDS = 8.0
 
 
-class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions):
+class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions, LocalSecurity):
     name = "local"
 
     def __init__(self, settings: Settings) -> None:
