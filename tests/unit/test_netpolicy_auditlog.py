@@ -40,7 +40,7 @@ def test_the_policy_admits_the_host_side_and_the_members_and_resets_any_other_tc
     assert rules[0].startswith("INPUT -i lo ")
     sources = [r.split()[2] for r in rules if r.split()[1] == "-s"]
     assert sources == [f"{a}/32" for a in (plan.host_address, *(m.address for m in plan.members))]
-    assert rules[-1].endswith("-p tcp -m comment --comment " + f"{plan.prefix}:policy -j REJECT --reject-with tcp-reset")
+    assert rules[-1].endswith(f"-p tcp -m comment --comment {plan.prefix}:policy -j REJECT --reject-with tcp-reset")
     assert outsider_address(plan) not in " ".join(rules)
 
 
