@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(postgresql-15 redis-server redis-tools etcd-server pgbackrest haproxy iptables iproute2 procps python3-venv chromium
   awscli prometheus prometheus-alertmanager prometheus-postgres-exporter prometheus-redis-exporter prometheus-pushgateway
-  prometheus-node-exporter)
+  prometheus-node-exporter postgresql-15-pgaudit)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
