@@ -25,10 +25,24 @@ def test_generated_once_and_kept_private(tmp_path):
 
 
 def test_environment_supplies_values(tmp_path, monkeypatch):
-    monkeypatch.setenv("DRILL_REDIS_PASSWORD", "from-env-1234")
+    monkeypatch.setenv("DRILL_REDIS_PASSWORD", "from-env-12345678")
     s = load_secrets(tmp_path / "secrets.json", create=True)
-    assert s.redis_password == "from-env-1234"
-    assert json.loads((tmp_path / "secrets.json").read_text())["redis_password"] == "from-env-1234"
+    assert s.redis_password == "from-env-12345678"
+    assert json.loads((tmp_path / "secrets.json").read_text())["redis_password"] == "from-env-12345678"
+
+
+@pytest.mark.parametrize("weak", ["short-1", "sixteen-letters-only", "1234567890123456789"])
+def test_a_weak_supplied_password_is_refused_naming_the_variable_not_the_value(tmp_path, monkeypatch, weak):
+    monkeypatch.setenv("DRILL_POSTGRES_PASSWORD", weak)
+    with pytest.raises(InvalidConfig, match="DRILL_POSTGRES_PASSWORD is too weak: at least 16 characters") as err:
+        load_secrets(tmp_path / "secrets.json", create=True)
+    assert weak not in str(err.value) and not (tmp_path / "secrets.json").exists()
+
+
+def test_generated_passwords_are_192_bits():
+    from waqiti_drill.secrets import PASSWORDS, _generate
+
+    assert all(len(_generate(name)) == 32 for name in PASSWORDS)  # 24 random bytes, URL-safe base64
 
 
 def test_environment_disagreeing_with_the_stack_is_refused(tmp_path, monkeypatch):
