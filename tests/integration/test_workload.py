@@ -51,8 +51,14 @@ def test_every_operation_is_recorded_and_read_back(stack, tmp_path):
     acked_sessions = {invoked[i]["value"]["key"] for i, o in done.items() if o["f"] == "session" and o["type"] == "ok"}
     assert acked_sessions <= {k for r in final if r.get("f") == "session" for k in r["present"]}
     incrs = Counter(invoked[i]["value"]["key"] for i, o in done.items() if o["f"] == "incr" and o["type"] == "ok")
+    unknown = Counter(invoked[i]["value"]["key"] for i, o in done.items() if o["f"] == "incr" and o["type"] == "info")
     counters = {r["key"]: r["value"] for r in final if r.get("f") == "incr"}
-    assert all(counters[k] == n for k, n in incrs.items()), "no fault: each counter equals its acknowledged INCRs"
+    # No fault: each counter holds its acknowledged INCRs, plus at most those whose reply never came (a
+    # timeout on a busy machine, or the load's stop; CI saw one such counter one above its acknowledged
+    # INCRs). An unknown INCR may or may not have been applied: the checker counts it as such.
+    off = {k: (counters[k], n, unknown[k]) for k, n in incrs.items() if not n <= counters[k] <= n + unknown[k]}
+    assert not off, f"counter: (value, acknowledged, unknown) {off}"
+    assert sum(unknown.values()) <= 8, f"at most one unknown INCR per user, at the stop: {unknown}"
     (total,) = [r for r in final if r.get("f") == "balance_total"]
     assert total["value"] == total["expected"], "transfers conserve money"
     assert final[-1]["kind"] == "final_done" and final[-1]["services"] == ["postgres", "redis"]

@@ -200,3 +200,36 @@ def test_faults_are_all_reported_and_the_first_inject_is_the_instant(h):
         ("primary_freeze", "heal", "2025-11-25T18:00:05.000Z", 5.0),
         ("replica_kill", "inject", "2025-11-25T18:00:30.000Z", 30.0),
     ]
+
+
+def test_a_write_acknowledged_then_lost_is_not_the_recovery(h):
+    """The site-loss shape CI saw: the members die over a moment, the dying primary still acknowledges a write
+    40 ms after the fault instant, then the cluster is rebuilt from the repository without it. The recovery is
+    the first write the rebuilt cluster kept (at +20 s), not that one (which read as RTO 0.04 s)."""
+    h.fault("destroy_postgres_cluster", "cluster", rpo_mode="restore")
+    kept = h.steady("transfer", -10, -5)
+    gone = h.steady("transfer", -5, 0)  # after the last archived WAL: lost with the site
+    h.op("transfer", -0.02, 0.01, "fail", proc="w2")  # one member already gone
+    gone.append(h.op("transfer", 0.0, 0.04, proc="w3"))  # acknowledged by the dying primary, then lost
+    for t in range(19):
+        h.op("transfer", t + 0.1, t + 0.6, "fail", proc="w4")
+    kept += h.steady("transfer", 20.0, 25, proc="w5")
+    transfers_present(h, kept)
+    result = check(h.build(), Targets(rto_seconds=900, rpo_seconds=3600), mode="restore")
+    pg = result.services["postgres"]
+    assert pg.lost == len(gone)
+    assert pg.outage_began_seconds == approx(-0.02, abs=1e-6)
+    assert pg.recovered_seconds == approx(20.01, abs=1e-6)
+    assert pg.rto_seconds == approx(20.01, abs=1e-6)
+
+
+def test_without_the_lost_write_rule_the_same_history_reads_rto_zero(h):
+    """The rule above is what tells: the same acknowledgement, kept by the final read, is a recovery."""
+    h.fault("destroy_postgres_cluster", "cluster", rpo_mode="restore")
+    kept = h.steady("transfer", -10, 0)
+    h.op("transfer", -0.02, 0.01, "fail", proc="w2")
+    kept.append(h.op("transfer", 0.0, 0.04, proc="w3"))
+    kept += h.steady("transfer", 20.0, 25, proc="w5")
+    transfers_present(h, kept)
+    pg = check(h.build(), Targets(rto_seconds=900, rpo_seconds=3600), mode="restore").services["postgres"]
+    assert pg.rto_seconds == approx(0.04, abs=1e-6)

@@ -68,6 +68,7 @@ class Tally:
 class Judgement:
     groups: list[Tally]  # indexed like History.groups
     unattributed: dict[tuple[str, str], int]  # (service, f) -> unexpected data with no shard (never invoked)
+    lost: np.ndarray  # per write row (History.writes): acknowledged and not found by the final read
 
 
 def judge(history: History, fault_mono: float) -> Judgement:
@@ -123,7 +124,7 @@ def judge(history: History, fault_mono: float) -> Judgement:
             newest_present_ack=float(w.comp_wall[present_before].max()) if present_before.any() else -math.inf,
             first_invoke=float(w.inv_wall[rows].min()) if rows.any() else math.inf,
         ))
-    return Judgement(groups=tallies, unattributed=unattributed)
+    return Judgement(groups=tallies, unattributed=unattributed, lost=lost)
 
 
 def _first_two(history: History, rows: np.ndarray) -> tuple[str, str]:

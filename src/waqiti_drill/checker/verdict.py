@@ -103,7 +103,7 @@ def _shards(history: History, judgement: Judgement, name: str, write_groups: lis
         members = [gi for gi in write_groups if history.groups[gi][1] == shard]
         rows = np.isin(w.group, members)
         found = outage(w.inv_mono[rows], w.comp_mono[rows], w.outcome[rows], fault.mono, slow_seconds,
-                       w.interrupted[rows])
+                       w.interrupted[rows], judgement.lost[rows])
         gap = longest_gap(w.comp_mono[rows & (w.outcome == OK)])
         tally = Tally.merge(judgement.groups[gi] for gi in members)
         scope = _scope(found, gap, tally, tally.rpo_seconds(fault.wall, mode), clock)
