@@ -193,8 +193,8 @@ def test_plain_lines_and_modes():
     from waqiti_drill.suite.livestate import Note
 
     line = plain_line(Note(T0, 3, "fault: kill_member on pg1"), 10)
-    assert line == "2025-11-25T18:00:00Z [3/10] fault: kill_member on pg1"
-    assert plain_line(Note(T0, None, "10 scenario(s)"), 10) == "2025-11-25T18:00:00Z 10 scenario(s)"
+    assert line == "2025-11-25T18:00:00.000Z [3/10] fault: kill_member on pg1"
+    assert plain_line(Note(T0, None, "10 scenario(s)"), 10) == "2025-11-25T18:00:00.000Z 10 scenario(s)"
     assert choose_mode("auto", False, True) == "live" and choose_mode("auto", False, False) == "plain"
     assert choose_mode("live", True, True) == "quiet" and choose_mode("pytest", False, False) == "pytest"
 
