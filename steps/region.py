@@ -14,7 +14,7 @@ from waqiti_drill.results import RegionRecovery
 from waqiti_drill.suite.drill import ScenarioDrill
 from waqiti_drill.waiting import wait_until
 
-from .common import remember
+from .common import bound_text, feature_bound, remember
 
 T = TypeVar("T")
 
@@ -76,7 +76,7 @@ def failed_over(drill: ScenarioDrill, seconds: float) -> None:
     if redis_age is not None:
         drill.measurements["redis_backup_age_at_loss_seconds"] = redis_age
     remember(drill, "failover", moved)
-    assert moved.seconds <= seconds, f"failed over in {moved.seconds}s, more than {seconds:g}s"
+    assert moved.seconds <= feature_bound(seconds), f"failed over in {moved.seconds}s, more than {bound_text(seconds)}"
     assert drill.platform.region_status().active == moved.to_region
 
 
@@ -138,7 +138,7 @@ def redis_restarted(drill: ScenarioDrill, seconds: float) -> None:
     restarted = RedisRestarted.of(actions.restart_redis_cluster(seconds, configuration=drill.configuration))
     drill.measurements["redis_restart_seconds"] = restarted.seconds
     wait_until(lambda: (drill.platform.redis_status().cluster_state == "ok", "not ok"), seconds, "cluster ok")
-    assert time.monotonic() - started <= seconds * 1.5
+    assert time.monotonic() - started <= feature_bound(seconds) * 1.5
 
 
 @then(parsers.parse("at most the acknowledged Redis writes of the last {seconds:g} seconds are lost"))

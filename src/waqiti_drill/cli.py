@@ -207,8 +207,8 @@ def _heal_lock(lock: DrillLock, args: argparse.Namespace) -> Held | None:
             raise LockHeld(f"{exc}; it heals itself when it ends (drill heal --wait SECONDS waits for it, "
                            "--force heals beside it)") from None
         print(f"drill heal: waiting up to {wait:g}s for the drill in progress ({exc})", file=sys.stderr, flush=True)
-        held = wait_until(lambda: (True, lock.acquire("heal", "drill heal")), wait,
-                          "the drill in progress to end (its lock)", interval=1.0)
+        held = wait_until(lambda: (True, lock.acquire("heal", "drill heal")), wait,  # the user's bound: unscaled
+                          "the drill in progress to end (its lock)", interval=1.0, scaled=False)
     if held.note:
         print(f"drill heal: note: {held.note}", file=sys.stderr)
     return held

@@ -97,3 +97,18 @@ def test_a_step_whose_earlier_step_did_not_run_says_which(tmp_path):
     drill = SimpleNamespace(configuration=conf, platform=platform, measurements={}, notes={})
     with pytest.raises(AssertionError, match="needs the step 'the whole primary region is lost' to have run"):
         steps.failed_over(drill, 900.0)
+
+
+def test_a_features_within_bound_is_scaled_by_the_timeout_multiplier(tmp_path, monkeypatch):
+    """As every wait of the other steps is: a failover of 150 s passes "within 100 seconds" at multiplier 2."""
+    from types import SimpleNamespace
+
+    from steps import region as steps
+
+    monkeypatch.setenv("DRILL_TIMEOUT_MULTIPLIER", "2")
+    platform, conf = adopted(tmp_path, tmp_path)
+    drill = SimpleNamespace(configuration=conf, platform=platform, measurements={}, notes={})
+    steps.region_lost(drill)
+    steps.failed_over(drill, 100.0)
+    with pytest.raises(AssertionError, match=r"failed over in 150.0s, more than 100s \(50s x 2\)"):
+        steps.failed_over(drill, 50.0)
