@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from waqiti_drill import timefmt
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.platform.base import BackupInfo, RestoreInfo
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
@@ -25,7 +26,7 @@ from waqiti_drill.platform.local.patroni import PG_BIN
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
-from waqiti_drill.timefmt import now_utc_iso, parse_utc_datetime
+from waqiti_drill.timefmt import now_utc_iso
 from waqiti_drill.waiting import wait_until
 
 PROCESS = "restore-copy"
@@ -35,7 +36,7 @@ def parse_utc(text: str) -> dt.datetime:
     """A point in time the user gave (`drill restore --to`), read by timefmt's one parser; naive means UTC.
     A bad value is the user's one-line InvalidConfig (exit 2) naming it, not a ValueError traceback."""
     try:
-        return parse_utc_datetime(text)
+        return timefmt.parse_utc_datetime(text)
     except ValueError:
         raise InvalidConfig(f"point in time {text!r} is not an ISO 8601 instant (e.g. 2026-12-01T08:30:00Z)") from None
 
@@ -45,7 +46,7 @@ def choose_set(backups: list[BackupInfo], point_in_time: dt.datetime | None) -> 
     the target (pgBackRest's stop time is whole seconds, and recovery cannot end before consistency)."""
     done = [b for b in backups if b.stop]
     if point_in_time is not None:
-        done = [b for b in done if parse_utc_datetime(b.stop) + dt.timedelta(seconds=1) <= point_in_time]
+        done = [b for b in done if timefmt.parse_utc_datetime(b.stop) + dt.timedelta(seconds=1) <= point_in_time]
     if not done:
         when = f" that finished before {point_in_time.isoformat()}" if point_in_time else ""
         raise InvalidConfig(f"no backup set{when} in the repository: take one first ('drill backup full')")
