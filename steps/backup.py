@@ -19,7 +19,7 @@ from waqiti_drill.timefmt import parse_utc, utc_iso
 from waqiti_drill.waiting import wait_until
 from waqiti_drill.workload import ledger
 
-from .common import acknowledged_writes, remember
+from .common import acknowledged_writes, bound_text, feature_bound, remember
 
 
 def _used(drill: ScenarioDrill, info: BackupInfo) -> BackupInfo:
@@ -242,7 +242,7 @@ def rebuilt(drill: ScenarioDrill, seconds: float) -> None:
     done = actions.recover_postgres_from_repository(seconds, configuration=drill.configuration)
     drill.measurements["rebuild_seconds"] = done["seconds"]
     _used(drill, next(b for b in drill.platform.list_backups() if b.label == done["backup"]))
-    assert done["seconds"] <= seconds, f"rebuilt in {done['seconds']}s, more than {seconds:g}s"
+    assert done["seconds"] <= feature_bound(seconds), f"rebuilt in {done['seconds']}s, more than {bound_text(seconds)}"
 
 
 @then("the restore mode measured the data lost")

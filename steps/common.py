@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 
 from waqiti_drill.faults import health, probes
 from waqiti_drill.suite.drill import ScenarioDrill
-from waqiti_drill.waiting import wait_until
+from waqiti_drill.waiting import timeout_multiplier, wait_until
 
 STEADY_WRITES = 20  # acknowledged writes the load must have made before a fault is injected
 
@@ -95,6 +95,18 @@ def healthy_again(drill: ScenarioDrill) -> None:
     drill.finish()
     found = health.problems(drill.platform)
     assert not found, "; ".join(found)
+
+
+def feature_bound(seconds: float) -> float:
+    """A feature's "within N seconds" bound as a step asserts it: scaled by DRILL_TIMEOUT_MULTIPLIER, as every
+    wait_until of the other steps is, so a slow machine given a multiplier is not failed on the same bound."""
+    return seconds * timeout_multiplier()
+
+
+def bound_text(seconds: float) -> str:
+    """The bound as a failure message says it: the feature's figure, and the multiplier when one applies."""
+    multiplier = timeout_multiplier()
+    return f"{seconds:g}s" if multiplier == 1 else f"{seconds * multiplier:g}s ({seconds:g}s x {multiplier:g})"
 
 
 def remember(drill: ScenarioDrill, key: str, value: Any) -> Any:  # noqa: ANN401

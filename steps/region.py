@@ -4,69 +4,80 @@ that moves the clients, and the whole Redis cluster crashed. Judged by the clien
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from pytest_bdd import given, parsers, then, when
 
 from waqiti_drill.faults import actions
+from waqiti_drill.faults.outcomes import BackupsReplicated, FailedOver, RedisBackupTaken, RedisRestarted, RegionLost
 from waqiti_drill.results import RegionRecovery
 from waqiti_drill.suite.drill import ScenarioDrill
-from waqiti_drill.timefmt import parse_utc
 from waqiti_drill.waiting import wait_until
 
-from .common import remember
+from .common import bound_text, feature_bound, remember
+
+T = TypeVar("T")
 
 
 @given("a Redis backup is taken")
 def redis_backup_taken(drill: ScenarioDrill) -> None:
-    done = actions.take_redis_backup(configuration=drill.configuration)
-    drill.measurements.update(redis_backup=done["label"], redis_backup_keys=done["keys"])
+    taken = RedisBackupTaken.of(actions.take_redis_backup(configuration=drill.configuration))
+    drill.measurements.update(redis_backup=taken.label, redis_backup_keys=taken.keys)
 
 
 @given("the backups are replicated to the backup region")
 def backups_replicated(drill: ScenarioDrill) -> None:
     """Every write acknowledged so far archived, then one run of the scheduled sync (as if it came round)."""
     drill.platform.archive_wal()
-    lag = actions.replicate_backups_now(configuration=drill.configuration)
-    drill.measurements.update(replication_method=lag["method"], replication_lag_after_sync_seconds=lag["lag_seconds"])
+    synced = BackupsReplicated.of(actions.replicate_backups_now(configuration=drill.configuration))
+    drill.measurements.update(replication_method=synced.method, replication_lag_after_sync_seconds=synced.lag_seconds)
 
 
 @when("the whole primary region is lost", target_fixture="fault")
 def region_lost(drill: ScenarioDrill) -> dict[str, Any]:
     done = actions.region_loss(configuration=drill.configuration)
-    before = done["replication_before_loss"]
-    if before.get("primary_newest_wal_at"):
-        loss = parse_utc(done["injected_at"])
-        drill.measurements["archive_lag_seconds"] = round(loss - parse_utc(before["primary_newest_wal_at"]), 3)
-    drill.measurements.update(replication_lag_seconds=before["lag_seconds"],
-                              replication_segments_behind=before["segments_behind"],
-                              primary_newest_wal_at_loss=str(before["primary_newest_wal"]),
-                              backup_newest_wal_at_loss=str(before["backup_newest_wal"]))
-    return remember(drill, "region_loss", done)
+    lost = remember(drill, "region_loss", RegionLost.of(done))
+    before = lost.replication
+    if lost.archive_lag_seconds is not None:
+        drill.measurements["archive_lag_seconds"] = lost.archive_lag_seconds
+    drill.measurements.update(replication_lag_seconds=before.lag_seconds,
+                              replication_segments_behind=before.segments_behind,
+                              primary_newest_wal_at_loss=str(before.primary_newest_wal),
+                              backup_newest_wal_at_loss=str(before.backup_newest_wal))
+    return done
+
+
+def _noted(drill: ScenarioDrill, key: str, kind: type[T], step: str) -> T:
+    """What an earlier step of the scenario remembered, of the type it remembered; a clear failure when
+    that step did not run (a feature that skips it), instead of a KeyError."""
+    found = drill.notes.get(key)
+    assert isinstance(found, kind), f"this step needs the step '{step}' to have run before it"
+    return found
 
 
 @then("nothing of the primary region is left")
 def nothing_of_the_region(drill: ScenarioDrill) -> None:
     status = drill.platform.region_status()
     assert status.lost == status.primary, status
-    destroyed = drill.notes["region_loss"]["destroyed"]
+    destroyed = _noted(drill, "region_loss", RegionLost, "the whole primary region is lost").destroyed
     assert any("s3/data" in line for line in destroyed) and any("etcd/data" in line for line in destroyed), destroyed
 
 
 @when(parsers.parse("the platform fails over to the backup region within {seconds:g} seconds"))
 def failed_over(drill: ScenarioDrill, seconds: float) -> None:
-    done = actions.fail_over_to_backup_region(seconds, configuration=drill.configuration)
-    drill.measurements.update(failover_seconds=done["seconds"], restored_postgres_set=done["backup"],
-                              restored_redis_backup=str(done["redis_backup"]),
-                              redis_keys_restored=done["redis_keys_restored"])
-    loss = parse_utc(drill.notes["region_loss"]["injected_at"])
+    moved = FailedOver.of(actions.fail_over_to_backup_region(seconds, configuration=drill.configuration))
+    drill.measurements.update(failover_seconds=moved.seconds, restored_postgres_set=moved.backup,
+                              restored_redis_backup=str(moved.redis_backup),
+                              redis_keys_restored=moved.redis_keys_restored)
+    loss = _noted(drill, "region_loss", RegionLost, "the whole primary region is lost").at
     # The archive's part of the RPO: what the restored set and its WAL reach, against the loss instant.
-    drill.measurements["postgres_set_stop_before_loss_seconds"] = round(loss - parse_utc(done["backup_stop"]), 3)
-    if done["redis_backup_start"]:
-        drill.measurements["redis_backup_age_at_loss_seconds"] = round(loss - parse_utc(done["redis_backup_start"]), 3)
-    remember(drill, "failover", done)
-    assert done["seconds"] <= seconds, f"failed over in {done['seconds']}s, more than {seconds:g}s"
-    assert drill.platform.region_status().active == done["to"]
+    drill.measurements["postgres_set_stop_before_loss_seconds"] = moved.set_age_at(loss)
+    redis_age = moved.redis_backup_age_at(loss)
+    if redis_age is not None:
+        drill.measurements["redis_backup_age_at_loss_seconds"] = redis_age
+    remember(drill, "failover", moved)
+    assert moved.seconds <= feature_bound(seconds), f"failed over in {moved.seconds}s, more than {bound_text(seconds)}"
+    assert drill.platform.region_status().active == moved.to_region
 
 
 @then(parsers.parse("every service's clients have {count:d} more acknowledged writes in the backup region"))
@@ -99,18 +110,18 @@ def region_rpo(drill: ScenarioDrill) -> None:
         drill.measurements[f"{name}_rpo_seconds"] = service.rpo_seconds
         drill.measurements[f"{name}_acknowledged"] = service.acked_writes
     pg, redis = result.services["postgres"], result.services.get("redis")
-    failover, m = drill.notes["failover"], drill.measurements
+    lost = _noted(drill, "region_loss", RegionLost, "the whole primary region is lost")
+    moved = _noted(drill, "failover", FailedOver, "the platform fails over to the backup region")
+    before = lost.replication
     drill.region = RegionRecovery(
-        lost_region=failover["from"], recovered_in=failover["to"], replication_method=str(m["replication_method"]),
-        postgres_restored_from=f"{failover['to']} object store: pgBackRest set {failover['backup']} + archived WAL",
-        redis_restored_from=(f"{failover['to']} object store: Redis backup {failover['redis_backup']}"
-                             if failover["redis_backup"] else "nothing: no complete Redis backup there"),
-        replication_lag_seconds=float(m["replication_lag_seconds"]),
-        replication_segments_behind=int(m["replication_segments_behind"]),
-        archive_lag_seconds=float(m["archive_lag_seconds"]) if "archive_lag_seconds" in m else None,
-        postgres_set_age_seconds=float(m["postgres_set_stop_before_loss_seconds"]),
-        redis_backup_age_seconds=float(m["redis_backup_age_at_loss_seconds"]) if failover["redis_backup"] else None,
-        failover_seconds=float(failover["seconds"]), postgres_lost=pg.lost, postgres_rpo_seconds=pg.rpo_seconds,
+        lost_region=moved.from_region, recovered_in=moved.to_region, replication_method=before.method,
+        postgres_restored_from=f"{moved.to_region} object store: pgBackRest set {moved.backup} + archived WAL",
+        redis_restored_from=(f"{moved.to_region} object store: Redis backup {moved.redis_backup}"
+                             if moved.redis_backup else "nothing: no complete Redis backup there"),
+        replication_lag_seconds=float(before.lag_seconds), replication_segments_behind=int(before.segments_behind),
+        archive_lag_seconds=lost.archive_lag_seconds, postgres_set_age_seconds=moved.set_age_at(lost.at),
+        redis_backup_age_seconds=moved.redis_backup_age_at(lost.at) if moved.redis_backup else None,
+        failover_seconds=float(moved.seconds), postgres_lost=pg.lost, postgres_rpo_seconds=pg.rpo_seconds,
         redis_lost=redis.lost if redis else None, redis_rpo_seconds=redis.rpo_seconds if redis else None)
     balance = pg.balance_total
     assert balance is not None and balance.value == balance.expected, f"balances not conserved: {balance}"
@@ -124,10 +135,10 @@ def redis_crashed(drill: ScenarioDrill) -> dict[str, Any]:
 @when(parsers.parse("the Redis cluster is restarted from its own files within {seconds:g} seconds"))
 def redis_restarted(drill: ScenarioDrill, seconds: float) -> None:
     started = time.monotonic()
-    done = actions.restart_redis_cluster(seconds, configuration=drill.configuration)
-    drill.measurements["redis_restart_seconds"] = done["seconds"]
+    restarted = RedisRestarted.of(actions.restart_redis_cluster(seconds, configuration=drill.configuration))
+    drill.measurements["redis_restart_seconds"] = restarted.seconds
     wait_until(lambda: (drill.platform.redis_status().cluster_state == "ok", "not ok"), seconds, "cluster ok")
-    assert time.monotonic() - started <= seconds * 1.5
+    assert time.monotonic() - started <= feature_bound(seconds) * 1.5
 
 
 @then(parsers.parse("at most the acknowledged Redis writes of the last {seconds:g} seconds are lost"))

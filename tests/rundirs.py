@@ -13,8 +13,8 @@ from pathlib import Path
 
 from tests.histories import FAULT_WALL, HistoryBuilder
 from waqiti_drill.checker import CheckResult, check, write_check
+from waqiti_drill.checker.load import load
 from waqiti_drill.config import Targets
-from waqiti_drill.history import iter_records
 from waqiti_drill.results import (
     BackupUsed,
     Paths,
@@ -37,8 +37,7 @@ def manifest(run_id: str, started_at: str = "2025-11-25T17:59:00.000Z") -> RunMa
 
 
 def _data_validated(history: Path) -> float | None:
-    done = [r["wall"] for r in iter_records(sorted(history.glob("*.jsonl"))) if r["kind"] == "final_done"]
-    return max(done) if done else None
+    return load(history).final_done_wall
 
 
 def result_from_check(run_dir: Path, scenario_dir: Path, result: CheckResult, *, feature: str, scenario: str,

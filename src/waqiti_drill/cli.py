@@ -18,6 +18,7 @@ from waqiti_drill.datajson import to_json
 from waqiti_drill.errors import DrillError, InvalidConfig
 from waqiti_drill.faults.lock import DrillLock, Held, child_env
 from waqiti_drill.platform.base import BackupInfo, MonitoringStatus, Platform, PlatformStatus, RedisBackupInfo
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS
 from waqiti_drill.report.commands import register as register_report_commands
 from waqiti_drill.waiting import timeout_multiplier
 
@@ -96,9 +97,9 @@ def cmd_backups(settings: Settings, args: argparse.Namespace) -> int:
 def render_redis_backups(backups: Sequence[RedisBackupInfo]) -> str:
     if not backups:
         return "no redis backups"
-    lines = [f"{'label':24} {'region':10} {'start':21} {'masters':>7} {'keys':>9} {'bytes':>10} complete"]
-    for b in backups:
-        lines.append(f"{b.label:24} {b.region:10} {b.start:21} {len(b.shards):>7} {sum(s.keys for s in b.shards):>9} "
+    lines = [f"{'label':24} {'region':10} {'start':24} {'masters':>7} {'keys':>9} {'bytes':>10} complete"]
+    for b in backups:  # start in timefmt's notation (24 characters; older manifests have whole seconds)
+        lines.append(f"{b.label:24} {b.region:10} {b.start:24} {len(b.shards):>7} {sum(s.keys for s in b.shards):>9} "
                      f"{sum(s.size_bytes for s in b.shards):>10} {'yes' if b.complete else 'NO (objects missing)'}")
     return "\n".join(lines)
 
@@ -206,8 +207,8 @@ def _heal_lock(lock: DrillLock, args: argparse.Namespace) -> Held | None:
             raise LockHeld(f"{exc}; it heals itself when it ends (drill heal --wait SECONDS waits for it, "
                            "--force heals beside it)") from None
         print(f"drill heal: waiting up to {wait:g}s for the drill in progress ({exc})", file=sys.stderr, flush=True)
-        held = wait_until(lambda: (True, lock.acquire("heal", "drill heal")), wait,
-                          "the drill in progress to end (its lock)", interval=1.0)
+        held = wait_until(lambda: (True, lock.acquire("heal", "drill heal")), wait,  # the user's bound: unscaled
+                          "the drill in progress to end (its lock)", interval=1.0, scaled=False)
     if held.note:
         print(f"drill heal: note: {held.note}", file=sys.stderr)
     return held
@@ -282,7 +283,7 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
     for m in status.postgres.members:
         lag = "-" if m.lag_bytes is None else str(m.lag_bytes)
         lines.append(f"  {m.name:8} {m.role:13} {m.state:12} {m.timeline or '-':>3} {lag:>10}")
-    lines.append(f"Redis cluster: state {status.redis.cluster_state}, {status.redis.slots_covered}/16384 slots")
+    lines.append(f"Redis cluster: state {status.redis.cluster_state}, {status.redis.slots_covered}/{TOTAL_SLOTS} slots")
     for n in status.redis.nodes:
         slots = ",".join(f"{a}-{b}" for a, b in n.slots) or "-"
         lines.append(f"  {n.address:16} {n.role:8} {'up' if n.connected else 'DOWN':5} slots {slots}")

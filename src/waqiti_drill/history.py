@@ -35,10 +35,8 @@ and fsyncs once.
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -131,33 +129,3 @@ def history_files(path: Path) -> list[Path]:
     if not path.exists():
         raise HistoryError(f"{path}: no such file or directory")
     return [path]
-
-
-REQUIRED = {
-    "op": ("id", "service", "shard", "type", "f", "wall", "mono"),
-    "fault": ("name", "target", "phase", "wall", "mono"),
-    "final": ("service", "f"),
-    "final_done": ("wall", "mono"),
-}
-
-
-def iter_records(paths: list[Path]) -> Iterator[dict[str, Any]]:
-    """Every record of every file, checked for shape; a bad line raises HistoryError naming file:line."""
-    for path in paths:
-        with open(path, encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if not line.endswith("\n"):
-                    raise HistoryError(f"{path}:{number}: truncated line (no newline at end of file)")
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise HistoryError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-                kind = record.get("kind") if isinstance(record, dict) else None
-                if kind not in REQUIRED:
-                    raise HistoryError(f"{path}:{number}: unknown record kind {kind!r}")
-                missing = [k for k in REQUIRED[kind] if k not in record]
-                if missing:
-                    raise HistoryError(f"{path}:{number}: {kind} record lacks {', '.join(missing)}")
-                if kind == "op" and record["type"] not in ("invoke", "ok", "fail", "info"):
-                    raise HistoryError(f"{path}:{number}: unknown operation type {record['type']!r}")
-                yield record

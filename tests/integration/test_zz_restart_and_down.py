@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,26 @@ from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, mount_
 from waqiti_drill.platform.local.layout import members
 from waqiti_drill.platform.local.netns import StackNetwork
 from waqiti_drill.platform.local.netplan import NETNS_HOSTS_ROOT
+from waqiti_drill.waiting import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _wait_all_gone(platform, state_dir: Path) -> None:
+    """Every process SIGKILLed has exited: the kernel reaps them asynchronously, so a fixed sleep is a guess
+    that a busy machine loses; the wait is bounded and says which pids were still there."""
+    def gone() -> tuple[bool, list[int]]:
+        left = platform.supervisor.pids_under(state_dir)
+        return not left, left
+
+    wait_until(gone, 10.0, f"every process under {state_dir} to exit after SIGKILL", interval=0.05)
 
 
 def test_up_recovers_after_every_process_was_killed(stack):
     platform = stack.platform()
     killed = platform.supervisor.signal_under(stack.state_dir, signal.SIGKILL)
     assert len(killed) >= 11  # etcd, haproxy, weed, 6 redis, 3 patroni, and the postgres trees
-    time.sleep(0.5)
-    assert platform.supervisor.pids_under(stack.state_dir) == []
+    _wait_all_gone(platform, stack.state_dir)
     result = stack.drill("up")
     assert result.returncode == 0, result.stderr
     roles = sorted(m.role for m in platform.postgres_members())
@@ -37,7 +46,7 @@ def test_up_after_a_reboot_recreates_the_network(stack):
     if not net.isolated:
         pytest.skip("members run on loopback (not root): there is no network to lose")
     platform.supervisor.signal_under(stack.state_dir, signal.SIGKILL)
-    time.sleep(0.5)
+    _wait_all_gone(platform, stack.state_dir)
     StackNetwork(net).remove()  # what a reboot does: namespaces and bridge are gone, the state is not
     assert StackNetwork(net).describe() == []
     if disks_enabled():  # ... and the members' filesystems are no longer mounted

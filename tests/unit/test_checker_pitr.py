@@ -49,3 +49,21 @@ def test_a_target_before_any_acknowledgement_proves_nothing(tmp_path):
 def test_a_directory_without_operations_is_refused(tmp_path):
     with pytest.raises(InvalidHistory, match="no operation files"):
         judge_point_in_time(tmp_path, set(), TARGET)
+
+
+def test_a_bad_line_is_refused_naming_file_and_line_as_the_checker_does(tmp_path):
+    _history(tmp_path)
+    with open(tmp_path / "ops-w1.jsonl", "a") as fh:
+        fh.write('{"kind": "op", "id": "ops-w1:99", "type": "ok"}\n')
+    with pytest.raises(InvalidHistory, match=r"ops-w1\.jsonl:15: op record lacks "):
+        judge_point_in_time(tmp_path, set(), TARGET)
+
+
+def test_only_transfers_are_judged_and_an_open_one_is_in_flight(tmp_path):
+    h = HistoryBuilder(tmp_path)
+    acked = h.op("transfer", -2.0, -1.9, proc="ops-w1")["tid"]
+    h.op("incr", -2.0, -1.9, proc="ops-w1", result=1)  # a Redis write: nothing to do with the copy
+    h.op("transfer", -1.0, None, proc="ops-w1")  # never completed: unknown outcome, either way is right
+    h.build()
+    verdict = judge_point_in_time(tmp_path, {acked}, TARGET)
+    assert (verdict.acked_before, verdict.in_flight, verdict.invoked_after) == (1, 1, 0) and verdict.passed

@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from waqiti_drill.config import DEFAULT_RULES_FILE
 from waqiti_drill.faults import registry
 from waqiti_drill.monitoring import detection
@@ -120,3 +122,14 @@ def test_conditions_come_from_the_fault_records(tmp_path: Path):
         ("RedisNodeDown", {"node": "127.0.0.1:25501"}, T0 + 2, None)]
     assert len(uncovered) == 1 and uncovered[0].startswith("kill_dcs dcs: no exporter watches etcd")
     assert conditions_from_faults(tmp_path / "none") == ([], [])
+
+
+def test_a_corrupt_fault_record_is_one_line_naming_file_and_line(tmp_path: Path):
+    from waqiti_drill.errors import InvalidHistory
+
+    good = {"kind": "fault", "name": "kill_member", "target": "pg2", "phase": "inject", "wall": T0, "mono": 1.0}
+    (tmp_path / "faults.jsonl").write_text(json.dumps(good) + "\n" + '{"kind": "fault", "name": \n')
+    with pytest.raises(InvalidHistory) as err:
+        conditions_from_faults(tmp_path)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith(f"{tmp_path / 'faults.jsonl'}:2: not valid JSON")

@@ -61,3 +61,21 @@ def test_a_corrupt_line_is_refused_live_as_the_checker_would(tmp_path):
 def test_the_abort_guards_error_ratio(before, now, expected):
     ratio = error_ratio(before, now, now_mono=102.0, window=2.0)
     assert ratio == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_the_read_back_instant_and_the_fault_records_come_from_the_one_parser(tmp_path):
+    """What the evidence calls "data validated" (the last final_done) and the fault records a scenario is
+    measured from are read by the checker's parser, not by a second reader of the files."""
+    from tests.histories import FAULT_WALL
+    from waqiti_drill.checker.load import load_faults
+
+    h = HistoryBuilder(tmp_path)
+    h.op("transfer", -1.0, -0.9)
+    h.fault("kill_member", "pg1")
+    h.final_transfers([1])
+    h.final_done("postgres")
+    h.build()
+    assert load(tmp_path).final_done_wall == FAULT_WALL + 100
+    assert [(f.name, f.target, f.phase, f.wall) for f in load_faults(tmp_path)] == [
+        ("kill_member", "pg1", "inject", FAULT_WALL)]
+    assert load_faults(tmp_path / "nothing") == []

@@ -193,8 +193,8 @@ def test_plain_lines_and_modes():
     from waqiti_drill.suite.livestate import Note
 
     line = plain_line(Note(T0, 3, "fault: kill_member on pg1"), 10)
-    assert line == "2025-11-25T18:00:00Z [3/10] fault: kill_member on pg1"
-    assert plain_line(Note(T0, None, "10 scenario(s)"), 10) == "2025-11-25T18:00:00Z 10 scenario(s)"
+    assert line == "2025-11-25T18:00:00.000Z [3/10] fault: kill_member on pg1"
+    assert plain_line(Note(T0, None, "10 scenario(s)"), 10) == "2025-11-25T18:00:00.000Z 10 scenario(s)"
     assert choose_mode("auto", False, True) == "live" and choose_mode("auto", False, False) == "plain"
     assert choose_mode("live", True, True) == "quiet" and choose_mode("pytest", False, False) == "pytest"
 
@@ -225,3 +225,23 @@ def test_the_panel_shows_what_is_broken_where_and_for_how_long(run):
                      "pg1 replica  pg2 down", "ETA unknown"):
         assert fragment in text, text
     assert max(len(line) for line in text.splitlines()) <= 100
+
+
+def test_fault_records_are_read_by_the_checkers_parser_and_a_bad_one_is_said_once(run):
+    """A fault record the checker would refuse (here a phase it does not know) is not shown as a fault; the view
+    says once which line, and the records after it still come through."""
+    run_dir, state = run
+    scenario = run_dir / "scenarios" / "failover--kill"
+    feed = RunFeed(run_dir, state, estimates.Estimates(), started=T0)
+    progress(run_dir, {"event": "scenario", "wall": T0, "n": 1, "feature": "f", "scenario": "s",
+                       "dir": "scenarios/failover--kill"})
+    fault = {"kind": "fault", "name": "kill_member", "target": "pg1", "wall": T0 + 1, "mono": 1}
+    append(scenario / "history" / "faults.jsonl", {**fault, "phase": "broken"})
+    snap, notes = feed.poll(T0 + 2)
+    assert snap.fault is None
+    said = [n.text for n in notes if n.text.startswith("fault records: ")]
+    assert len(said) == 1 and "faults.jsonl:1: unknown fault phase 'broken'" in said[0]
+    append(scenario / "history" / "faults.jsonl", {**fault, "phase": "inject", "wall": T0 + 3})
+    snap, notes = feed.poll(T0 + 4)
+    assert snap.fault is not None and snap.fault.injected_wall == T0 + 3
+    assert [n.text for n in notes] == ["fault: kill_member on pg1"], "said once, not every poll"

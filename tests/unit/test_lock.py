@@ -109,3 +109,23 @@ def test_holder_record_round_trip():
     h = Holder(run_id="r", pid=1, user="u", started_at="2026-01-01T00:00:00Z", command="drill chaos x", token="t")
     assert Holder.parse(json.dumps(h.__dict__)) == h and Holder.parse("  \n") is None
 
+
+
+def test_heal_wait_is_the_users_own_bound_and_not_scaled_by_the_multiplier(tmp_path, monkeypatch):
+    """`drill heal --wait 0.5` beside a drill in progress gives up after about half a second, whatever
+    DRILL_TIMEOUT_MULTIPLIER says (it scales the harness's waits, not a limit the user typed)."""
+    import argparse
+
+    from waqiti_drill.cli import _heal_lock
+    from waqiti_drill.errors import WaitTimeout
+
+    monkeypatch.setenv("DRILL_TIMEOUT_MULTIPLIER", "40")
+    proc = holder_process(tmp_path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(WaitTimeout, match=r"timed out after 0\.5s waiting for the drill in progress to end"):
+            _heal_lock(DrillLock(tmp_path), argparse.Namespace(wait="0.5", force=False))
+        assert time.monotonic() - started < 5.0, "scaled to 20 s"
+    finally:
+        proc.kill()
+        proc.wait()

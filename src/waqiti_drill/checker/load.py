@@ -24,7 +24,7 @@ from waqiti_drill.checker.model import (  # noqa: F401 - re-exported: the names 
 )
 from waqiti_drill.checker.parse import FileState, Loader
 from waqiti_drill.errors import InvalidHistory
-from waqiti_drill.history import HISTORY_GLOB, HistoryError, history_files
+from waqiti_drill.history import FAULTS_FILE, HISTORY_GLOB, HistoryError, history_files
 
 
 def load(path: Path) -> History:
@@ -33,10 +33,26 @@ def load(path: Path) -> History:
         files = history_files(path)
     except HistoryError as exc:
         raise InvalidHistory(str(exc)) from None
+    return load_files(path, files)
+
+
+def load_files(path: Path, files: list[Path]) -> History:
+    """Parse the given files of the history at `path` (e.g. only the clients' ops-*.jsonl, for the
+    point-in-time verdict); raises InvalidHistory naming file:line."""
     loader = Loader()
     for index, file in enumerate(files):
         loader.load_file(file, index)
     return loader.finish(path, files)
+
+
+def load_faults(history_dir: Path) -> list[Fault]:
+    """The fault records of a scenario (its faults.jsonl), read by the checker's parser: what detection and
+    the drill's first fault are measured from is exactly what the checker judges. None yet: []. A bad line
+    is InvalidHistory naming file:line."""
+    path = history_dir / FAULTS_FILE
+    if not path.is_file():
+        return []
+    return load_files(history_dir, [path]).faults
 
 
 @dataclass(frozen=True)
@@ -78,13 +94,15 @@ class HistoryTail:
     file since the last one (a partial last line waits for the rest). Writers flush a few times a second
     (workload/recorder.py), so the counts trail the clients by well under a second."""
 
-    def __init__(self, history_dir: Path) -> None:
+    def __init__(self, history_dir: Path, pattern: str = HISTORY_GLOB) -> None:
+        """`pattern` narrows the files read (the live view's fault watch reads only faults.jsonl)."""
         self.dir = history_dir
+        self.pattern = pattern
         self.loader = Loader()
         self.files: dict[Path, FileState] = {}
 
     def poll(self) -> LiveCounts:
-        for path in sorted(self.dir.glob(HISTORY_GLOB)) if self.dir.is_dir() else []:
+        for path in sorted(self.dir.glob(self.pattern)) if self.dir.is_dir() else []:
             state = self.files.get(path)
             if state is None:
                 state = self.files[path] = FileState(path, len(self.files))

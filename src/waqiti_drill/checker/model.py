@@ -73,6 +73,7 @@ class History:
     counters: dict[tuple[str, str], tuple[int, str]]  # (service, key) -> (final value, where)
     final_done: set[str]
     invariants: dict[str, tuple[int, int, str]] = field(default_factory=dict)  # service -> (value, expected, where)
+    final_done_wall: float | None = None  # epoch: the last final_done record (the read-back finished)
 
     def where(self, row: int) -> str:
         """file:line of a write's invoke, for messages about a particular operation."""

@@ -96,6 +96,7 @@ class Loader:
         self.present_sessions: dict[str, set[str]] = {}
         self.counters: dict[tuple[str, str], tuple[int, str]] = {}
         self.final_done: set[str] = set()
+        self.final_done_wall: float | None = None
         self.invariants: dict[str, tuple[int, int, str]] = {}
 
     def finish(self, path: Path, files: list[Path]) -> History:
@@ -108,7 +109,7 @@ class Loader:
             present_tids={s: np.frombuffer(a, dtype=np.int64) if len(a) else np.empty(0, np.int64)
                           for s, a in self.present_tids.items()},
             present_sessions=self.present_sessions, counters=self.counters, final_done=self.final_done,
-            invariants=self.invariants,
+            invariants=self.invariants, final_done_wall=self.final_done_wall,
         )
 
     def load_file(self, path: Path, file_index: int) -> None:
@@ -281,6 +282,9 @@ class Loader:
             if type(services) is not list or not all(type(s) is str for s in services):
                 _fail(f"{where}: final_done needs a list of service names, got {services!r}")
             self.final_done.update(services)
+            if _number(rec["wall"]):  # when the read-back finished (the evidence's "data validated")
+                wall = float(rec["wall"])
+                self.final_done_wall = wall if self.final_done_wall is None else max(self.final_done_wall, wall)
         else:
             _fail(f"{where}: unknown record kind {kind!r}")
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from waqiti_drill.checker.load import load_files
+from waqiti_drill.checker.model import FAIL, OK, TRANSFER
 from waqiti_drill.errors import InvalidHistory
-from waqiti_drill.history import HistoryError, iter_records
 
 
 @dataclass
@@ -49,33 +52,27 @@ class PitrVerdict:
 
 def judge_point_in_time(history_dir: Path, present: set[int], target_wall: float,
                         skew_seconds: float = 0.0) -> PitrVerdict:
-    """Compare the tids found in the restored copy with the transfers of the history (ops-*.jsonl)."""
+    """Compare the tids found in the restored copy with the transfers of the history (ops-*.jsonl), read by
+    the checker's own parser (checker.load): a transfer judged here is one the checker would judge."""
     files = sorted(history_dir.glob("ops-*.jsonl"))
     if not files:
         raise InvalidHistory(f"{history_dir}: no operation files (ops-*.jsonl) to judge the restore against")
-    invoked: dict[str, tuple[int, float]] = {}
-    completed: dict[str, tuple[str, float]] = {}
-    try:
-        for record in iter_records(files):
-            if record["kind"] != "op" or record["f"] != "transfer":
-                continue
-            if record["type"] == "invoke":
-                invoked[record["id"]] = (int(record["value"]["tid"]), float(record["wall"]))
-            else:
-                completed[record["id"]] = (record["type"], float(record["wall"]))
-    except HistoryError as exc:
-        raise InvalidHistory(str(exc)) from None
+    history = load_files(history_dir, files)
+    w = history.writes
+    transfers = np.isin(w.group, [gi for gi, kind in enumerate(history.kinds) if kind == TRANSFER])
+    # An operation never completed is INFO with comp_wall NaN: never "acknowledged before" anything.
+    rows = zip(w.num[transfers].tolist(), w.inv_wall[transfers].tolist(), w.outcome[transfers].tolist(),
+               w.comp_wall[transfers].tolist(), strict=True)
     verdict = PitrVerdict(target_wall=target_wall, present=len(present))
-    for op_id, (tid, invoked_at) in invoked.items():
-        outcome, done_at = completed.get(op_id, ("info", float("inf")))
-        if outcome == "fail":
+    for tid, invoked_at, outcome, done_at in rows:
+        if outcome == FAIL:
             if tid in present:
                 verdict.failed_present.append(tid)
         elif invoked_at > target_wall + skew_seconds:
             verdict.invoked_after += 1
             if tid in present:
                 verdict.present_after.append(tid)
-        elif outcome == "ok" and done_at < target_wall - skew_seconds:
+        elif outcome == OK and done_at < target_wall - skew_seconds:
             verdict.acked_before += 1
             if tid not in present:
                 verdict.missing_before.append(tid)

@@ -17,7 +17,7 @@ from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, engine, run_dir_of
 from waqiti_drill.faults.kinds import resolve_member
-from waqiti_drill.platform.redis_slots import plan_move, slot_counts
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, plan_move, slot_counts
 from waqiti_drill.waiting import wait_until
 
 __all__ = [
@@ -220,7 +220,8 @@ def wait_until_redis_serves_all_slots(timeout: float = 120.0, configuration: Con
     """Wait until the Redis Cluster is ok with all 16384 slots served (a replica promoted, if need be)."""
     from waqiti_drill.faults.probes import redis_all_slots_served
 
-    return _wait("the Redis Cluster to serve all 16384 slots", lambda: redis_all_slots_served(configuration), timeout)
+    return _wait(f"the Redis Cluster to serve all {TOTAL_SLOTS} slots", lambda: redis_all_slots_served(configuration),
+                 timeout)
 
 
 def wait_until_healthy(timeout: float = 300.0, configuration: Configuration = None) -> dict[str, Any]:

@@ -6,13 +6,14 @@ and none raises for an unhealthy platform: a probe reports, the hypothesis decid
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
 
 import psycopg
 
 from waqiti_drill.faults import health
 from waqiti_drill.faults.context import Configuration, platform_of
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS
+from waqiti_drill.timefmt import parse_utc
 
 __all__ = [
     "last_backup_age_seconds", "object_store_available", "platform_problems", "redis_all_slots_served",
@@ -73,8 +74,7 @@ def last_backup_age_seconds(configuration: Configuration = None) -> float:
     backups = platform_of(configuration).list_backups()
     if not backups:
         return float("inf")
-    newest = max(datetime.fromisoformat(b.stop.replace("Z", "+00:00")) for b in backups)
-    return (datetime.now(UTC) - newest).total_seconds()
+    return time.time() - max(parse_utc(b.stop) for b in backups)
 
 
 def platform_problems(configuration: Configuration = None) -> list[str]:

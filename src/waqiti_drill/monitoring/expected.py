@@ -8,11 +8,10 @@ heal that undid it), so every failure drill is measured the same way, whatever i
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from waqiti_drill.history import FAULTS_FILE
+from waqiti_drill.checker.load import Fault, load_faults
 from waqiti_drill.monitoring.detection import Condition
 
 
@@ -54,26 +53,19 @@ BY_KIND: dict[str, Expected] = {
 }
 
 
-def fault_records(history_dir: Path) -> list[dict]:
-    path = history_dir / FAULTS_FILE
-    if not path.is_file():
-        return []
-    out = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            record = json.loads(line)
-            if record.get("kind") == "fault":
-                out.append(record)
-    return out
+def fault_records(history_dir: Path) -> list[Fault]:
+    """The scenario's fault records, read by the checker's parser (checker.load.load_faults): a corrupt
+    line is a one-line InvalidHistory naming file:line, never a raw JSONDecodeError."""
+    return load_faults(history_dir)
 
 
-def _ended(records: list[dict], name: str, target: str, after: float) -> float | None:
+def _ended(records: list[Fault], name: str, target: str, after: float) -> float | None:
     """When the fault was undone: its own heal record, or the heal's line for it ("kill_member pg2")."""
     for r in records:
-        own = r["name"] == name and r["target"] == target
-        by_heal = r["name"] == "heal" and r["target"] == f"{name} {target}"
-        if r["phase"] == "heal" and r["wall"] >= after and (own or by_heal):
-            return float(r["wall"])
+        own = r.name == name and r.target == target
+        by_heal = r.name == "heal" and r.target == f"{name} {target}"
+        if r.phase == "heal" and r.wall >= after and (own or by_heal):
+            return r.wall
     return None
 
 
@@ -83,9 +75,9 @@ def conditions_from_faults(history_dir: Path) -> tuple[list[Condition], list[str
     conditions: list[Condition] = []
     uncovered: list[str] = []
     for r in records:
-        if r["phase"] != "inject" or r["name"] not in BY_KIND:
+        if r.phase != "inject" or r.name not in BY_KIND:
             continue
-        expected, name, target, at = BY_KIND[r["name"]], r["name"], r["target"], float(r["wall"])
+        expected, name, target, at = BY_KIND[r.name], r.name, r.target, r.wall
         if not expected.alerts:
             uncovered.append(f"{name} {target}: {expected.why}")
         ended = at + expected.stands_seconds if expected.stands_seconds else _ended(records, name, target, at)

@@ -6,7 +6,6 @@ evidence of a run archived months ago. Bad input is one InvalidConfig naming the
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from waqiti_drill import timefmt
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.results import (
     MANIFEST_FILE,
@@ -77,16 +77,14 @@ def slug(result: ScenarioResult) -> str:
 
 
 def parse_utc(text: str | None, where: str) -> float | None:
-    """Epoch seconds from an ISO 8601 UTC string (as results.json carries), None for None."""
+    """Epoch seconds from an ISO 8601 UTC string (as results.json carries), None for None; timefmt's one
+    parser, wrapped so a bad value is a one-line InvalidConfig naming the file (`where`) it came from."""
     if text is None:
         return None
     try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except (TypeError, ValueError):
+        return timefmt.parse_utc(text)
+    except ValueError:
         raise InvalidConfig(f"{where}: not an ISO 8601 timestamp: {text!r}") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.timestamp()
 
 
 def fault_wall(result: ScenarioResult, where: str) -> float | None:

@@ -100,12 +100,11 @@ class ScenarioDrill:
         from waqiti_drill.monitoring.expected import fault_records
         from waqiti_drill.timefmt import utc_iso
 
-        injected = [r for r in fault_records(self.history_dir) if r["phase"] == "inject"]
+        injected = [r for r in fault_records(self.history_dir) if r.phase == "inject"]
         if not injected:
             return None
-        first = min(injected, key=lambda r: float(r["wall"]))
-        return FaultInfo(name=str(first["name"]), target=str(first["target"]),
-                         injected_at=utc_iso(float(first["wall"])))
+        first = min(injected, key=lambda r: r.wall)
+        return FaultInfo(name=first.name, target=first.target, injected_at=utc_iso(first.wall))
 
     def _judge_detection(self) -> list[str]:
         """Read what monitoring saw; one line per reason the drill fails on it (a false positive, a missed,

@@ -6,8 +6,8 @@ ledger (what is injected and not yet undone), roles.jsonl (the role sampler) and
 (writes and errors per service, as the clients saw them). Nothing here talks to a server.
 
 Each reader keeps an offset and reads only what is new, so a poll every half second costs a few small
-reads. The operation history is read by the checker's own incremental tail (checker.load.HistoryTail),
-so the live figures and the checker's can never parse a record differently.
+reads. The operation history and the fault records are read by the checker's own incremental tail
+(checker.load.HistoryTail), so the live figures and the checker's can never parse a record differently.
 """
 
 from __future__ import annotations
@@ -105,10 +105,15 @@ class FaultSeen:
 
 class FaultWatch:
     """The faults of one scenario: its fault records say when each took effect; the ledger (or a heal
-    record, for the faults that write one) says when it was undone."""
+    record, for the faults that write one) says when it was undone.
+
+    The records are read by the checker's own incremental tail (checker.load.HistoryTail, on faults.jsonl
+    only), so the live view and the checker parse a fault record the same way."""
 
     def __init__(self, history_dir: Path, state_dir: Path) -> None:
-        self.records = LineTail(history_dir / FAULTS_FILE)
+        self.records = HistoryTail(history_dir, FAULTS_FILE)
+        self.seen = 0  # fault records of the tail already folded in
+        self.unreadable: str | None = None  # why the fault records could not be read, once they could not
         self.ledger = state_dir / "faults" / "active.json"
         self.faults: list[FaultSeen] = []
 
@@ -116,15 +121,19 @@ class FaultWatch:
         """(faults injected since the last poll, faults undone since the last poll)."""
         injected: list[FaultSeen] = []
         undone: list[FaultSeen] = []
-        for r in self.records.new():
-            if r.get("kind") != "fault" or not isinstance(r.get("wall"), int | float):
-                continue
-            key = (str(r.get("name")), str(r.get("target")))
-            if r.get("phase") == "inject":
-                injected.append(FaultSeen(*key, float(r["wall"])))
+        try:
+            self.records.poll()
+        except InvalidHistory as exc:  # the checker will refuse it too; the view says so and keeps going
+            self.unreadable = str(exc).splitlines()[0]
+        new = self.records.loader.faults[self.seen:]  # those parsed before a bad line count too
+        self.seen += len(new)
+        for r in new:
+            key = (r.name, r.target)
+            if r.phase == "inject":
+                injected.append(FaultSeen(*key, r.wall))
                 self.faults.append(injected[-1])
-            elif r.get("phase") == "heal":
-                undone += self._undo([f for f in self.faults if (f.name, f.target) == key], float(r["wall"]))
+            elif r.phase == "heal":
+                undone += self._undo([f for f in self.faults if (f.name, f.target) == key], r.wall)
         held = ledger_entries(self.ledger)
         if held is not None:
             for f in self.faults:

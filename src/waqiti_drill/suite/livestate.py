@@ -131,7 +131,10 @@ class RunFeed:
         if sc.writes.unreadable and not known:  # said once, not every half second
             notes.append(Note(now, s.n, f"history: {sc.writes.unreadable}"))
         s.roles = last_roles(sc.directory / "roles.jsonl") or s.roles
+        known = sc.faults.unreadable
         injected, undone = sc.faults.poll(now)
+        if sc.faults.unreadable and not known:
+            notes.append(Note(now, s.n, f"fault records: {sc.faults.unreadable}"))
         s.fault, s.last_fault = sc.faults.in_force(), sc.faults.last()
         notes += [Note(f.injected_wall, s.n, f"fault: {f.name} on {f.target}") for f in injected]
         notes += [Note(f.undone_wall or now, s.n, f"fault undone: {f.name} on {f.target} after "

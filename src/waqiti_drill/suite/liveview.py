@@ -16,18 +16,15 @@ from typing import IO, Any
 
 from waqiti_drill.suite.estimates import human
 from waqiti_drill.suite.livestate import Note, RunFeed, Snapshot
+from waqiti_drill.timefmt import now_utc_iso, utc_iso
 
 MODES = ("auto", "live", "plain", "pytest")
 POLL_SECONDS = 0.5
 
 
-def utc(wall: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(wall))
-
-
 def plain_line(note: Note, total: int | None) -> str:
     where = f" [{note.n}/{total if total is not None else '?'}]" if note.n is not None else ""
-    return f"{utc(note.wall)}{where} {note.text}"
+    return f"{utc_iso(note.wall)}{where} {note.text}"
 
 
 def _eta(s: Snapshot) -> str:
@@ -123,7 +120,7 @@ class Watcher:
             try:
                 self._tick()
             except Exception as exc:  # noqa: BLE001 - a broken view must never stop the drill
-                self._print(f"{utc(time.time())} live view: {type(exc).__name__}: {exc}")
+                self._print(f"{now_utc_iso()} live view: {type(exc).__name__}: {exc}")
                 return
 
     def _tick(self) -> None:

@@ -116,7 +116,7 @@ def fault_instants(history_dir: Path) -> list[float]:
     """Every fault injected in the scenario (a fault no alert watches still explains what fires after it)."""
     from waqiti_drill.monitoring.expected import fault_records
 
-    return [float(r["wall"]) for r in fault_records(history_dir) if r["phase"] == "inject"]
+    return [r.wall for r in fault_records(history_dir) if r.phase == "inject"]
 
 
 def _sha256(path: Path) -> str:

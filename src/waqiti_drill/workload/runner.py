@@ -160,7 +160,8 @@ def start(targets_file: Path, run_dir: Path, spec: LoadSpec, pg_password: str, r
     if spec.duration is not None:
         env["DRILL_LOAD_DURATION"] = str(spec.duration)
     base = [sys.executable, "-m", "locust", "-f", str(locustfile()), "--loglevel", "INFO"]
-    # --csv-full-history: per-operation rows every interval, which the abort guard reads for writes.
+    # --csv-full-history: Locust's own per-interval statistics, kept with the run as evidence only. No figure and
+    # no guard reads them: the abort guard and every count read the history (checker.load.HistoryTail).
     master = [*base, "--headless", "--csv", str(run_dir / "locust"), "--csv-full-history", "--only-summary",
               "--stop-timeout", str(STOP_TIMEOUT), "--exit-code-on-error", "0", *spec.user_classes()]
     run = LoadRun(run_dir, spec)

@@ -37,7 +37,8 @@ from waqiti_drill.platform.local.objectstore import ObjectStore
 from waqiti_drill.platform.local.redis_cluster import CLI_PACKAGE, PACKAGE, RedisCluster, parse_info
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
-from waqiti_drill.platform.redis_slots import slot_count
+from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, slot_count
+from waqiti_drill.timefmt import now_utc_iso, utc_iso
 from waqiti_drill.waiting import wait_until
 
 PREFIX = "redis/"
@@ -64,10 +65,6 @@ def decrypt(key_hex: str, blob: bytes, aad: str) -> bytes:
         return AESGCM(bytes.fromhex(key_hex)).decrypt(nonce, body, aad.encode())
     except InvalidTag:
         raise InvalidConfig(f"Redis backup {aad}: does not decrypt with this key (or was moved)") from None
-
-
-def _utc(epoch: float | None = None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 class RedisBackupJob:
@@ -97,7 +94,7 @@ class RedisBackupJob:
             s3.put_object(Bucket=bucket, Key=key, Body=blob, ServerSideEncryption="AES256")
             shards.append(RedisShardBackup(node.address, node.node_id, node.slots, keys, key, len(blob),
                                            hashlib.sha256(blob).hexdigest()))
-        info = RedisBackupInfo(label, _utc(start), _utc(), self.region, ENCRYPTION, shards, True)
+        info = RedisBackupInfo(label, utc_iso(start), now_utc_iso(), self.region, ENCRYPTION, shards, True)
         manifest = json.dumps({"label": label, "start": info.start, "stop": info.stop, "encryption": ENCRYPTION,
                                "shards": [s.__dict__ for s in shards]}, indent=1)
         s3.put_object(Bucket=bucket, Key=f"{PREFIX}{label}/manifest.json", Body=manifest.encode(),
@@ -239,8 +236,8 @@ def _join(cluster: RedisCluster, masters: list[str], replicas: list[str], timeou
                    f"Redis node {replica} to follow {master}")
     wait_until(cluster._health, timeout, "the restored Redis Cluster to be ok with 3 masters and 3 replicas")
     served = sum(slot_count(n) for n in cluster.status().nodes if n.role == "master")
-    if served != 16384:
-        raise CommandFailed(f"the restored Redis Cluster serves {served} of 16384 slots")
+    if served != TOTAL_SLOTS:
+        raise CommandFailed(f"the restored Redis Cluster serves {served} of {TOTAL_SLOTS} slots")
 
 
 def _replicate(cluster: RedisCluster, replica: str, master_id: str) -> bool:

@@ -22,7 +22,6 @@ destroyed, so a drill killed at any point is still recovered from it:
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -79,7 +78,9 @@ def backup_context(primary: LocalContext) -> LocalContext:
 class RegionState:
     active: str  # the region the global endpoint points at
     lost: str | None = None  # a region lost and not yet rebuilt
-    lost_at: str | None = None  # ISO 8601 UTC, when the loss began
+    # ISO 8601 UTC (timefmt.utc_iso). Files written before that carry microseconds ("...00.123456Z"): read back
+    # as the strings they are, and timefmt.parse_utc reads either notation.
+    lost_at: str | None = None  # when the loss began
     failed_over_at: str | None = None
 
 
@@ -112,7 +113,3 @@ def write_state(settings: Settings, state: RegionState) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -29,7 +29,7 @@ from waqiti_drill.platform.local.patroni import PatroniCluster, process_name
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
 from waqiti_drill.platform.local.redis_backup import RedisBackupJob
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
-from waqiti_drill.platform.local.region import RegionState, backup_context, read_state, utc_now, write_state
+from waqiti_drill.platform.local.region import RegionState, backup_context, read_state, write_state
 from waqiti_drill.platform.local.regionsite import RegionSite
 from waqiti_drill.platform.local.regionsync import RegionSync, copy_bucket_once
 from waqiti_drill.timefmt import now_utc_iso as utc_now_iso
@@ -44,7 +44,7 @@ def lose_primary(primary: LocalContext) -> list[str]:
         raise InvalidConfig(f"region {state.lost} is already lost (since {state.lost_at}); 'drill heal' fails back")
     if state.active != settings.region.primary:
         raise InvalidConfig(f"the platform runs in {state.active}, not in the primary region: nothing to lose there")
-    at = utc_now()
+    at = utc_now_iso()
     write_state(settings, RegionState(active=state.active, lost=settings.region.primary, lost_at=at))
     siteloss.marker_path(settings).write_text(f'{{"destroyed_at": "{at}", "region_loss": true}}\n')
     site = RegionSite(primary, settings.region.primary)
@@ -66,7 +66,7 @@ def fail_over(primary: LocalContext, timeout: float) -> RegionMove:
     Endpoints(primary).wait_ready(60)
     steps.append(f"global endpoint re-pointed at {region.backup} (+{time.monotonic() - t0:.1f}s)")
     write_state(settings, RegionState(active=region.backup, lost=region.primary, lost_at=state.lost_at,
-                                      failed_over_at=utc_now()))
+                                      failed_over_at=utc_now_iso()))
     return RegionMove(region.primary, region.backup, pg, redis, started, utc_now_iso(),
                       round(time.monotonic() - t0, 3), steps)
 

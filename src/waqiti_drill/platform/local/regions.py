@@ -6,7 +6,6 @@ Mixed into LocalPlatform, which provides `settings`, `context()`, `_up_primary()
 from __future__ import annotations
 
 import signal
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -73,7 +72,7 @@ class LocalRegions:
             method=r.replication, primary_region=r.primary, backup_region=r.backup,
             primary_newest_wal=lag.primary_newest, backup_newest_wal=lag.backup_newest,
             segments_behind=lag.segments_behind, lag_seconds=lag.lag_seconds,
-            measured_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(lag.measured_at)),
+            measured_at=utc_iso(lag.measured_at),
             primary_newest_wal_at=utc_iso(lag.primary_newest_at) if lag.primary_newest_at else None,
             last_sync_started=last.started if last else None, last_sync_finished=last.finished if last else None,
             last_sync_ok=last.ok if last else None, last_sync_error=last.error if last else None)

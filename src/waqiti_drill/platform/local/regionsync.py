@@ -29,6 +29,7 @@ from waqiti_drill.platform.local.commands import last_line, run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.timefmt import now_utc_iso
 from waqiti_drill.waiting import wait_until
 
 PROCESS = "regionsync"
@@ -155,10 +156,6 @@ def copy_bucket_once(src: LocalContext, src_profile: str, dst: LocalContext, dst
 # ----- the scheduler process itself ---------------------------------------------------------------
 
 
-def _utc() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def _write_status(path: Path, run: SyncRun) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(run)))
@@ -166,20 +163,20 @@ def _write_status(path: Path, run: SyncRun) -> None:
 
 
 def _run_once(plan: dict, number: int, requested: int) -> SyncRun:
-    started = _utc()
+    started = now_utc_iso()
     _write_status(Path(plan["status"]), SyncRun(number, started, None, None, None, requested))
     error = None
     for step in plan["steps"]:
         env = {**os.environ, **plan["env"], "AWS_PROFILE": step["profile"]}
         proc = subprocess.run(step["argv"], env=env, capture_output=True, text=True, errors="replace")
         for line in (proc.stdout + proc.stderr).splitlines():
-            print(f"{_utc()} run {number} {step['name']}: {line}", flush=True)
+            print(f"{now_utc_iso()} run {number} {step['name']}: {line}", flush=True)
         if proc.returncode != 0:
             error = f"{step['name']} exit {proc.returncode}: {last_line(proc.stderr or proc.stdout)}"
             break
-    result = SyncRun(number, started, _utc(), error is None, error, requested)
+    result = SyncRun(number, started, now_utc_iso(), error is None, error, requested)
     _write_status(Path(plan["status"]), result)
-    print(f"{_utc()} run {number} {'ok' if error is None else 'FAILED: ' + error}", flush=True)
+    print(f"{now_utc_iso()} run {number} {'ok' if error is None else 'FAILED: ' + error}", flush=True)
     return result
 
 
@@ -198,7 +195,7 @@ def main(argv: list[str]) -> int:
         return 2
     plan = json.loads(Path(argv[1]).read_text())
     interval, number, next_at = float(plan["interval"]), 0, time.monotonic()
-    print(f"{_utc()} region sync started: every {interval:g}s, {len(plan['steps'])} steps", flush=True)
+    print(f"{now_utc_iso()} region sync started: every {interval:g}s, {len(plan['steps'])} steps", flush=True)
     while True:
         requested = _take_trigger(Path(plan["trigger"]))
         if requested is None and time.monotonic() < next_at:

@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from waqiti_drill import timefmt
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.platform.base import BackupInfo, RestoreInfo
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
@@ -32,12 +33,12 @@ PROCESS = "restore-copy"
 
 
 def parse_utc(text: str) -> dt.datetime:
-    """An ISO 8601 instant; naive means UTC. InvalidConfig names the bad value."""
+    """A point in time the user gave (`drill restore --to`), read by timefmt's one parser; naive means UTC.
+    A bad value is the user's one-line InvalidConfig (exit 2) naming it, not a ValueError traceback."""
     try:
-        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return timefmt.parse_utc_datetime(text)
     except ValueError:
         raise InvalidConfig(f"point in time {text!r} is not an ISO 8601 instant (e.g. 2026-12-01T08:30:00Z)") from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def choose_set(backups: list[BackupInfo], point_in_time: dt.datetime | None) -> BackupInfo:
@@ -45,15 +46,11 @@ def choose_set(backups: list[BackupInfo], point_in_time: dt.datetime | None) -> 
     the target (pgBackRest's stop time is whole seconds, and recovery cannot end before consistency)."""
     done = [b for b in backups if b.stop]
     if point_in_time is not None:
-        done = [b for b in done if _iso(b.stop) + dt.timedelta(seconds=1) <= point_in_time]
+        done = [b for b in done if timefmt.parse_utc_datetime(b.stop) + dt.timedelta(seconds=1) <= point_in_time]
     if not done:
         when = f" that finished before {point_in_time.isoformat()}" if point_in_time else ""
         raise InvalidConfig(f"no backup set{when} in the repository: take one first ('drill backup full')")
     return max(done, key=lambda b: b.stop)
-
-
-def _iso(text: str) -> dt.datetime:
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
 
 
 class RestoreCopy:
