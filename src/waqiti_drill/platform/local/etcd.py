@@ -7,10 +7,12 @@ One member is enough for the embedded stack: the drills that matter (DCS outage)
 partition it as a whole. A three-member etcd would only add start-up time here.
 
 TLS on both ports, with client-certificate authentication: a client (Patroni, the harness) and a peer
-must present a certificate of the stack's CA. etcd 3.4 has no minimum-version flag and, built with
-Go 1.19, accepts TLS 1.0 and 1.1 by default; the cipher suites are restricted to TLS 1.2's ECDHE with
-AES-GCM or ChaCha20-Poly1305, which no older protocol can negotiate, so TLS 1.2 is the floor (TLS 1.3,
-whose suites Go does not let anyone configure, stays available).
+must present a certificate of the stack's CA. etcd 3.4 has no minimum-version flag. Debian's 3.4.23
+already refuses TLS 1.0 and 1.1 (its transport sets a TLS 1.2 floor: measured, a TLS 1.1 handshake gets
+"protocol version" with no --cipher-suites), but it offers TLS 1.2's CBC suites. The suites are
+restricted to TLS 1.2's ECDHE with AES-GCM or ChaCha20-Poly1305, which no older protocol can
+negotiate, so the floor holds by our own configuration too, whatever a later build's default. TLS 1.3,
+whose suites Go does not let anyone configure, stays available.
 """
 
 from __future__ import annotations

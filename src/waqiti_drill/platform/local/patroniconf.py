@@ -24,9 +24,10 @@ from waqiti_drill.secrets import Secrets
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 REST_USER = "drill"
-# OpenSSL names for Patroni's REST API (Python's ssl server): TLS 1.2's ECDHE with AES-GCM or
-# ChaCha20-Poly1305 only. No TLS 1.0/1.1 suite is left, so TLS 1.2 is the floor whatever the distribution's
-# OpenSSL policy; TLS 1.3's suites are configured apart and stay as OpenSSL sets them.
+# OpenSSL names for Patroni's REST API (Python's ssl server; Patroni has no minimum-version setting):
+# TLS 1.2's ECDHE with AES-GCM or ChaCha20-Poly1305 only. Debian's OpenSSL 3 at security level 2 already
+# fails a TLS 1.1 handshake (measured: "internal error"), but with no TLS 1.0/1.1 suite left the floor is
+# ours, whatever the distribution's policy. TLS 1.3's suites are configured apart and stay OpenSSL's.
 REST_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
 
 # The spec's "Configuration Details" and "Performance Tuning", applied cluster-wide through the DCS.
