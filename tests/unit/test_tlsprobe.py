@@ -153,3 +153,21 @@ def _wait_listening(port: int) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+@pytest.mark.parametrize(("protocol", "answer", "refused"), [
+    # Go's (etcd's, SeaweedFS's) answer on a TLS port: HTTP, but only to say it wants TLS
+    ("http", b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n", True),
+    ("http", b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", False),  # plain HTTP served, even a 404
+    ("http", b"", True),
+    ("postgres", b"E\x00\x00\x00\x20SFATAL\x00C28000\x00Mno pg_hba.conf entry, no encryption\x00\x00", True),
+    ("postgres", b"R\x00\x00\x00\x17\x00\x00\x00\x0aSCRAM-SHA-256\x00\x00", False),  # asked to authenticate
+    ("redis", b"-NOAUTH Authentication required.\r\n", False),
+    ("redis", b"\x15\x03\x01\x00\x02\x02\x46", True),  # a TLS alert record, not RESP
+])
+def test_answers_are_classified_as_the_servers_meant_them(protocol, answer, refused):
+    from waqiti_drill.security import tlsprobe
+
+    classify = {"http": tlsprobe._http_refused, "postgres": tlsprobe._pg_refused, "redis": tlsprobe._redis_refused}
+    got, said = classify[protocol](answer)
+    assert got is refused, said
