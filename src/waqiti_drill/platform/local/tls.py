@@ -75,9 +75,10 @@ def ensure_tls(state_dir: Path, user: RunAs, addresses: list[str], names: list[s
         return files
     if running and files.ca_cert.exists():
         missing = ", ".join(p.name for p in files.all() if not p.exists())
+        shown = ", ".join(running[:3]) + (f" and {len(running) - 3} more" if len(running) > 3 else "")
         raise StateDirError(
-            f"{state_dir} lacks {missing} (made before the control plane's mutual TLS) while "
-            f"{', '.join(running)} still run with the old certificates: run 'drill down', then 'drill up'"
+            f"{state_dir} lacks {missing} (made before the control plane's mutual TLS) while {shown} still "
+            "run with the old certificates: run 'drill down', then 'drill up'"
         )
     make_dir(user, files.ca_cert.parent, 0o755)
     ca_key = ec.generate_private_key(ec.SECP256R1())
