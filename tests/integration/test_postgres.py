@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from waqiti_drill.platform.local.layout import members
-from waqiti_drill.platform.local.patroni import SPEC_PARAMETERS
+from waqiti_drill.platform.local.patroniconf import SPEC_PARAMETERS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

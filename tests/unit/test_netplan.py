@@ -22,7 +22,7 @@ from waqiti_drill.platform.local.netplan import (
     render_netns_hosts,
     restore_script,
 )
-from waqiti_drill.platform.local.patroni import render_patroni_config
+from waqiti_drill.platform.local.patroniconf import render_patroni_config
 from waqiti_drill.platform.local.pgbackrest import render_config
 from waqiti_drill.platform.local.statedir import network_record
 from waqiti_drill.platform.local.tls import tls_files

@@ -21,7 +21,7 @@ from waqiti_drill.platform.local.netpolicy import (
     policy_script,
     saved_policy,
 )
-from waqiti_drill.platform.local.patroni import render_patroni_config
+from waqiti_drill.platform.local.patroniconf import render_patroni_config
 from waqiti_drill.platform.local.tls import tls_files
 
 NETNS = Settings(state_dir=Path("/var/lib/wd"), network="netns")

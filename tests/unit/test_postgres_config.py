@@ -9,7 +9,7 @@ import yaml
 from waqiti_drill.config import Settings
 from waqiti_drill.platform.local.haproxy import render_haproxy_cfg
 from waqiti_drill.platform.local.layout import members
-from waqiti_drill.platform.local.patroni import SPEC_PARAMETERS, render_patroni_config
+from waqiti_drill.platform.local.patroniconf import SPEC_PARAMETERS, render_patroni_config
 from waqiti_drill.platform.local.pgroles import scram_verifier
 from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.secrets import Secrets

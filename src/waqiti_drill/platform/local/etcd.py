@@ -5,6 +5,14 @@ it advertises the address members use, since Patroni's client follows the advert
 
 One member is enough for the embedded stack: the drills that matter (DCS outage) kill or
 partition it as a whole. A three-member etcd would only add start-up time here.
+
+TLS on both ports, with client-certificate authentication: a client (Patroni, the harness) and a peer
+must present a certificate of the stack's CA. etcd 3.4 has no minimum-version flag. Debian's 3.4.23
+already refuses TLS 1.0 and 1.1 (its transport sets a TLS 1.2 floor: measured, a TLS 1.1 handshake gets
+"protocol version" with no --cipher-suites), but it offers TLS 1.2's CBC suites. The suites are
+restricted to TLS 1.2's ECDHE with AES-GCM or ChaCha20-Poly1305, which no older protocol can
+negotiate, so the floor holds by our own configuration too, whatever a later build's default. TLS 1.3,
+whose suites Go does not let anyone configure, stays available.
 """
 
 from __future__ import annotations
@@ -12,14 +20,40 @@ from __future__ import annotations
 import base64
 import json
 import signal
-import urllib.request
 
 from waqiti_drill.platform.local.context import LocalContext, find_binary, port_free, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.local.tls import TlsFiles
+from waqiti_drill.platform.local.tlsclient import get_json, request
 from waqiti_drill.waiting import wait_until
 
 PROCESS = "etcd"
+# Go's names (etcd's --cipher-suites): TLS 1.2 only, forward secret, AEAD. The ECDSA ones serve the
+# stack's EC key; the RSA ones are there so a deployment with RSA certificates keeps working.
+CIPHER_SUITES = (
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+)
+
+
+def tls_flags(tls: TlsFiles) -> list[str]:
+    """etcd's TLS options: client and peer certificates required, TLS 1.2 suites only (pure)."""
+    return [
+        f"--cert-file={tls.cert}",
+        f"--key-file={tls.key}",
+        f"--trusted-ca-file={tls.ca_cert}",
+        "--client-cert-auth=true",
+        f"--peer-cert-file={tls.cert}",
+        f"--peer-key-file={tls.key}",
+        f"--peer-trusted-ca-file={tls.ca_cert}",
+        "--peer-client-cert-auth=true",
+        f"--cipher-suites={','.join(CIPHER_SUITES)}",
+    ]
 
 
 class Etcd:
@@ -29,7 +63,7 @@ class Etcd:
 
     @property
     def client_url(self) -> str:
-        return f"http://{self.ctx.host}:{self.ctx.settings.ports.etcd_client}"
+        return f"https://{self.ctx.host}:{self.ctx.settings.ports.etcd_client}"
 
     def ports(self) -> dict[str, int]:
         p = self.ctx.settings.ports
@@ -41,10 +75,10 @@ class Etcd:
     @property
     def member_url(self) -> str:
         """The client URL as the PostgreSQL members reach it."""
-        return f"http://{self.ctx.dcs_host}:{self.ctx.settings.ports.etcd_client}"
+        return f"https://{self.ctx.dcs_host}:{self.ctx.settings.ports.etcd_client}"
 
     def argv(self) -> list[str]:
-        peer = f"http://{self.ctx.host}:{self.ctx.settings.ports.etcd_peer}"
+        peer = f"https://{self.ctx.host}:{self.ctx.settings.ports.etcd_peer}"
         listen = [self.client_url] + ([self.member_url] if self.member_url != self.client_url else [])
         return [
             find_binary("etcd", "the Debian package etcd-server"),
@@ -60,6 +94,7 @@ class Etcd:
             "--enable-v2=false",
             "--log-level=warn",
             "--logger=zap",
+            *tls_flags(self.ctx.tls),
         ]
 
     def start(self) -> None:
@@ -72,8 +107,7 @@ class Etcd:
 
     def healthy(self) -> tuple[bool, str]:
         self.ctx.supervisor.check_alive(PROCESS, "etcd")
-        with urllib.request.urlopen(f"{self.client_url}/health", timeout=2) as resp:
-            body = json.loads(resp.read())
+        body = get_json(self.ctx.tls, f"{self.client_url}/health", timeout=2)
         return body.get("health") == "true", f"etcd /health: {body}"
 
     def wait_ready(self, timeout: float) -> None:
@@ -83,11 +117,9 @@ class Etcd:
         """Delete every key under `prefix` (v3 gRPC gateway's deleterange); the number deleted."""
         key = prefix.encode()
         end = key[:-1] + bytes([key[-1] + 1])
-        body = json.dumps({"key": base64.b64encode(key).decode(), "range_end": base64.b64encode(end).decode()})
-        request = urllib.request.Request(f"{self.client_url}/v3/kv/deleterange", data=body.encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=10) as resp:
-            return int(json.loads(resp.read()).get("deleted", 0))
+        body = {"key": base64.b64encode(key).decode(), "range_end": base64.b64encode(end).decode()}
+        answer = request(self.ctx.tls, f"{self.client_url}/v3/kv/deleterange", timeout=10, body=body)
+        return int(json.loads(answer).get("deleted", 0))
 
     # ----- DCS process faults ----------------------------------------------------------------------
     def kill(self) -> None:

@@ -4,6 +4,10 @@
 `waqiti-postgres-replica` to the replicas. Clients always reach it on 127.0.0.1; the members behind it
 sit at their own addresses (their namespaces' in `netns` mode). TCP passthrough: TLS is end to end
 between the client and PostgreSQL, so the certificate the client verifies is the database's own.
+
+The checks ask Patroni's REST API over TLS (`check-ssl`), verify its certificate against the stack's
+CA and present the control plane's client certificate, which the REST API requires. The `ca-file`,
+`crt` and `verify` settings apply to the checks only: the traffic itself is not `ssl`.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from waqiti_drill.platform.local.layout import MemberLocation, members
 from waqiti_drill.platform.local.netplan import plan_network
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.local.tls import tls_files
 
 PROCESS = "haproxy"
 
@@ -25,6 +30,7 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
         "global",
         "    maxconn 2000",
         "    log stdout format raw local0 notice",
+        "    ssl-default-server-options ssl-min-ver TLSv1.2",
         "",
         "defaults",
         "    mode tcp",
@@ -48,7 +54,7 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
             # A member is out after 3 failed checks (a dead one in ~3 s; a frozen one, whose checks time out
             # after 2 s each, in ~6 s) and back after one good check.
             "    default-server inter 1s fastinter 500ms downinter 500ms fall 3 rise 1"
-            " on-marked-down shutdown-sessions",
+            f" on-marked-down shutdown-sessions {check_tls(settings)}",
         ]
         lines += [f"    server {m.name} {m.host}:{m.port} check port {m.rest_port}" for m in pg_members]
         lines.append("")
@@ -63,6 +69,12 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
         "",
     ]
     return "\n".join(lines)
+
+
+def check_tls(settings: Settings) -> str:
+    """A server's options for health checks over mutual TLS to Patroni's REST API (pure)."""
+    tls = tls_files(settings.state_dir)
+    return f"check-ssl verify required ca-file {tls.ca_cert} crt {tls.client_pem}"
 
 
 def _object_store_passthrough(settings: Settings) -> list[str]:

@@ -1,65 +1,27 @@
 """PostgreSQL 15 HA: three members managed by Patroni with etcd, as the spec's CloudNativePG cluster.
 
 Synchronous replication (synchronous_mode with strict), automatic failover, pg_rewind rejoin,
-TLS on every TCP connection (hostssl only, TLS 1.2 minimum) and SCRAM passwords.
+TLS on every TCP connection (hostssl only, TLS 1.2 minimum) and SCRAM passwords. The configuration is
+rendered by patroniconf.py; the harness talks to the REST API over mutual TLS (tlsclient.py).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 import sys
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-import yaml
-
-from waqiti_drill.config import Settings
 from waqiti_drill.errors import CommandFailed, InvalidConfig, MissingBinary
 from waqiti_drill.platform.base import PgMember, PgRole
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
 from waqiti_drill.platform.local.layout import MemberLocation, members
-from waqiti_drill.platform.local.netplan import plan_network
+from waqiti_drill.platform.local.patroniconf import PG_BIN, PGAUDIT_LIBRARY, REST_USER, render_patroni_config
 from waqiti_drill.platform.local.runas import can_execute, make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
-from waqiti_drill.platform.local.tls import TlsFiles
-from waqiti_drill.secrets import Secrets
+from waqiti_drill.platform.local.tlsclient import get_json, request
 from waqiti_drill.waiting import wait_until
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-# The spec's "Configuration Details" and "Performance Tuning", applied cluster-wide through the DCS.
-SPEC_PARAMETERS: dict[str, str | int | float] = {
-    "max_connections": 200,
-    "shared_buffers": "256MB",
-    "effective_cache_size": "1GB",
-    "work_mem": "4MB",
-    "maintenance_work_mem": "64MB",
-    "log_min_duration_statement": 1000,
-    "random_page_cost": 1.1,
-    "effective_io_concurrency": 200,
-    "checkpoint_completion_target": 0.9,
-    "wal_buffers": "16MB",
-}
-
-# The spec's "audit logging of all database operations": pgaudit logs every statement class (read, write,
-# function, role, ddl, misc) of every session. Not the catalog queries (the exporters' pg_stat_* reads every
-# few seconds would drown the log), nor the statements' parameters (values may be card data; the statement
-# text says what was done). Connections and disconnections are logged too, and every failed login is logged
-# by PostgreSQL anyway. The log's timestamps are UTC, which the harness reads back (auditlog.py).
-AUDIT_PARAMETERS: dict[str, str] = {
-    "shared_preload_libraries": "pgaudit",
-    "pgaudit.log": "all",
-    "pgaudit.log_catalog": "off",
-    "pgaudit.log_parameter": "off",
-    "pgaudit.log_relation": "off",
-    "log_connections": "on",
-    "log_disconnections": "on",
-    "log_timezone": "UTC",
-}
-PGAUDIT_LIBRARY = Path("/usr/lib/postgresql/15/lib/pgaudit.so")
 
 ROLE_NAMES: dict[str, PgRole] = {
     "leader": "primary",
@@ -73,111 +35,6 @@ ROLE_NAMES: dict[str, PgRole] = {
 
 def process_name(member: MemberLocation) -> str:
     return f"patroni-{member.name}"
-
-
-def render_patroni_config(
-    settings: Settings,
-    member: MemberLocation,
-    secrets: Secrets,
-    tls: TlsFiles,
-    archive_command: str,
-    log_dir: Path,
-    bootstrap_restore: str | None = None,
-) -> str:
-    """One member's Patroni YAML. Cluster-wide settings sit under bootstrap.dcs, per-member ones below.
-
-    The member listens on its own address (its namespace's in `netns` mode) and reaches etcd at the
-    host's address as members see it. pg_hba admits, over TLS only, the members (replication,
-    pg_rewind) and the host side (HAProxy, the harness) by exact address.
-    """
-    plan = plan_network(settings)
-    host = member.host
-    peers = plan.addresses()
-    ssl_client = {"sslmode": "verify-full", "sslrootcert": str(tls.ca_cert)}
-    config = {
-        "scope": settings.scope,
-        "name": member.name,
-        "log": {"level": "INFO"},
-        "restapi": {
-            "listen": f"{host}:{member.rest_port}",
-            "connect_address": f"{host}:{member.rest_port}",
-            "authentication": {"username": "drill", "password": secrets.patroni_rest_password},
-        },
-        "etcd3": {"hosts": [f"{plan.host_address}:{settings.ports.etcd_client}"]},
-        "bootstrap": {
-            "dcs": {
-                # Patroni's floor is ttl 20; loop_wait + 2 * retry_timeout must stay <= ttl.
-                "ttl": 20,
-                "loop_wait": 1,
-                "retry_timeout": 4,
-                "maximum_lag_on_failover": 1048576,
-                "synchronous_mode": True,
-                "synchronous_mode_strict": True,
-                "synchronous_node_count": 1,
-                "postgresql": {
-                    "use_pg_rewind": True,
-                    "use_slots": True,
-                    "parameters": {
-                        **SPEC_PARAMETERS,
-                        "wal_level": "replica",
-                        "hot_standby": "on",
-                        "wal_log_hints": "on",
-                        "max_wal_senders": 10,
-                        "max_replication_slots": 10,
-                        "wal_keep_size": "256MB",
-                        "archive_mode": "on",
-                        "archive_timeout": 60,
-                        "password_encryption": "scram-sha-256",
-                    },
-                },
-            },
-            "initdb": [{"encoding": "UTF8"}, "data-checksums", {"auth-local": "scram-sha-256"},
-                       {"auth-host": "scram-sha-256"}],
-        },
-        "postgresql": {
-            "listen": f"{host}:{member.port}",
-            "connect_address": f"{host}:{member.port}",
-            "data_dir": str(member.data_dir),
-            "bin_dir": str(PG_BIN),
-            "pgpass": str(member.base / "pgpass.patroni"),
-            "use_unix_socket": True,
-            "authentication": {
-                "superuser": {"username": "postgres", "password": secrets.superuser_password, **ssl_client},
-                "replication": {"username": "replicator", "password": secrets.replication_password,
-                                **ssl_client},
-                "rewind": {"username": "rewind_user", "password": secrets.rewind_password, **ssl_client},
-            },
-            "parameters": {
-                "unix_socket_directories": str(member.socket_dir),
-                "ssl": "on",
-                "ssl_cert_file": str(tls.cert),
-                "ssl_key_file": str(tls.key),
-                "ssl_ca_file": str(tls.ca_cert),
-                "ssl_min_protocol_version": "TLSv1.2",
-                "archive_command": archive_command,
-                "logging_collector": "on",
-                "log_directory": str(log_dir),
-                "log_filename": "postgresql-%a.log",
-                "log_line_prefix": "%m [%p] %q%u@%d ",
-                **AUDIT_PARAMETERS,
-            },
-            # hostssl only: a plain TCP connection finds no entry and is refused.
-            "pg_hba": [
-                "local all all scram-sha-256",
-                *(f"hostssl replication replicator {a}/32 scram-sha-256" for a in peers),
-                *(f"hostssl all all {a}/32 scram-sha-256" for a in peers),
-            ],
-            "basebackup": [{"checkpoint": "fast"}],
-        },
-        "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False, "nosync": False},
-    }
-    if bootstrap_restore:
-        # pgbackrest restore leaves recovery.signal and restore_command in place: keep them, so the
-        # restored member replays every archived WAL segment and promotes when the archive runs out.
-        config["bootstrap"]["method"] = "pgbackrest"  # type: ignore[index]
-        config["bootstrap"]["pgbackrest"] = {"command": bootstrap_restore,  # type: ignore[index]
-                                             "keep_existing_recovery_conf": True, "no_params": True}
-    return yaml.safe_dump(config, sort_keys=False)
 
 
 def patroni_executable() -> Path:
@@ -245,10 +102,12 @@ class PatroniCluster:
         for m in self.members:
             self.start_member(m)
 
+    def rest_url(self, member: MemberLocation, path: str) -> str:
+        return f"https://{member.host}:{member.rest_port}{path}"
+
     def rest(self, member: MemberLocation, path: str) -> dict:
-        url = f"http://{member.host}:{member.rest_port}{path}"
-        with urllib.request.urlopen(url, timeout=2) as resp:
-            return json.loads(resp.read())
+        """GET `path` of `member`'s REST API over mutual TLS; OSError when it does not answer."""
+        return get_json(self.ctx.tls, self.rest_url(member, path), timeout=2)
 
     def switchover(self, candidate: str | None) -> None:
         """A planned switchover through Patroni (the analogue of `kubectl cnpg promote`)."""
@@ -256,14 +115,10 @@ class PatroniCluster:
         body: dict[str, str] = {"leader": primary.name}
         if candidate:
             body["candidate"] = candidate
-        url = f"http://{primary.host}:{primary.rest_port}/switchover"
-        token = base64.b64encode(f"drill:{self.ctx.secrets.patroni_rest_password}".encode()).decode()
-        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Authorization": f"Basic {token}",
-                                                  "Content-Type": "application/json"})
+        token = base64.b64encode(f"{REST_USER}:{self.ctx.secrets.patroni_rest_password}".encode()).decode()
         try:
-            with urllib.request.urlopen(request, timeout=60) as resp:
-                resp.read()
+            request(self.ctx.tls, self.rest_url(primary, "/switchover"), timeout=60, body=body,
+                    headers={"Authorization": f"Basic {token}"})
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace").strip()
             raise CommandFailed(f"switchover from {primary.name} to {candidate or 'any'} refused: {detail}") from None

@@ -109,8 +109,8 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions
         ctx = self.context()
         names = [S3_HOST_NAME] if ctx.net.isolated else []
         extra = backup_addresses(self.settings) if self.settings.region.enabled else []
-        ensure_tls(ctx.state_dir, ctx.user, [*ctx.net.addresses(), *extra], names)
         already = {n for n in self.supervisor.names() if self.supervisor.pid_of(n)}
+        ensure_tls(ctx.state_dir, ctx.user, [*ctx.net.addresses(), *extra], names, sorted(already))
         if not already:
             director, backup_store, _sync = self._global_parts()
             global_parts = [] if director is None or backup_store is None else [
