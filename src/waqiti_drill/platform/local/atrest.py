@@ -1,8 +1,9 @@
 """What is encrypted at rest, as the kernel reports it, and a scan of the raw images for plaintext.
 
-For the security drill: `view` reads, for each volume (volumes.py: pg1, pg2, pg3, redis), the policy the
-kernel reports on the directories that hold data (each member's directory, PGDATA and pg_wal; Redis's
-directory and every node's) and the key's status in the filesystem's keyring. It changes nothing.
+For the security drill: `view` reads, for each volume (volumes.py: pg1, pg2, pg3, redis, and restore while
+a restored copy exists), the policy the kernel reports on the directories that hold data (each member's
+directory, PGDATA and pg_wal; Redis's directory and every node's; the copy's) and the key's status in the
+filesystem's keyring. It changes nothing.
 
 `scan_raw` is the proof that the policy does what it says: the mounted filesystem is synced (syncfs),
 then the image file, the bytes a stolen volume would hold, is read in chunks (overlapping by the
@@ -27,7 +28,7 @@ from waqiti_drill.errors import StateDirError, Unsupported
 from waqiti_drill.platform.local import fscrypt
 from waqiti_drill.platform.local.layout import member
 from waqiti_drill.platform.local.mounts import disks_enabled, mounted_at
-from waqiti_drill.platform.local.volumes import REDIS, Volume, volumes
+from waqiti_drill.platform.local.volumes import REDIS, RESTORE, Volume, volumes
 
 CHUNK = 8 << 20
 CONTROL_FILE = "control-plaintext"
@@ -78,7 +79,7 @@ def data_directories(settings: Settings, vol: Volume) -> list[Path]:
         nodes = sorted(p for p in vol.target.iterdir() if p.is_dir()) if vol.target.is_dir() else []
         paths = [vol.target, *nodes]
     else:
-        data = member(settings, vol.name).data_dir
+        data = vol.target / "data" if vol.name == RESTORE else member(settings, vol.name).data_dir
         paths = [vol.target, data, data / "pg_wal"]
     return [p for p in paths if p.is_dir()]
 
@@ -97,10 +98,15 @@ def _key_status(vol: Volume, dirs: list[DirectoryPolicy]) -> str:
     return fscrypt.key_status(vol.root, bytes.fromhex(ident)) if ident else "absent"
 
 
+def _present(settings: Settings) -> list[Volume]:
+    """The stack's volumes, and the restored copy's while it exists."""
+    return [v for v in volumes(settings, with_restore=True) if v.name != RESTORE or v.target.is_dir()]
+
+
 def view(settings: Settings) -> list[VolumeAtRest]:
     """Per volume: image, mount point, the data directories' policies and the key's status. Read-only."""
     out = []
-    for vol in volumes(settings):
+    for vol in _present(settings):
         dirs = [directory_policy(p) for p in data_directories(settings, vol)]
         if not disks_enabled():
             out.append(VolumeAtRest(vol.name, "", str(vol.target), False, "none", dirs))
@@ -127,7 +133,7 @@ def find_in_file(path: Path, needle: bytes, chunk: int = CHUNK) -> tuple[int, bo
 def _images(settings: Settings) -> list[Volume]:
     if not disks_enabled():
         raise Unsupported(NEEDS_ROOT)
-    present = [v for v in volumes(settings) if v.image.exists()]
+    present = [v for v in _present(settings) if v.image.exists()]
     if not present:
         raise StateDirError(f"no disk image under {settings.state_dir / 'disks'}: run 'drill up'")
     return present

@@ -65,18 +65,20 @@ class MemberDisks:
         return done
 
     def unmount_all(self, timeout: float = 10.0, names: list[str] | None = None) -> list[str]:
-        """Unmount every volume of this stack (or those named; processes must be gone). Idempotent."""
+        """Unmount every volume of this stack, the restored copy's too (or those named; processes must be
+        gone). Idempotent."""
         done = []
-        for vol in volumes(self.settings, names):
+        for vol in volumes(self.settings, names, with_restore=True):
             done += unmount_volume(vol, timeout)
         return done
 
     def destroy(self, names: list[str] | None = None) -> list[str]:
-        """Unmount and delete the named volumes' images and keys (all by default): a site's disks gone."""
+        """Unmount and delete the named volumes' images and keys (all by default, the restored copy's too):
+        a site's disks gone."""
         if not disks_enabled():
             return []
         done = []
-        for vol in volumes(self.settings, names):
+        for vol in volumes(self.settings, names, with_restore=True):
             done += destroy_volume(vol)
         return done
 

@@ -1,6 +1,7 @@
 """Encrypted ext4 volumes (root only): where each PostgreSQL member's and Redis's files live at rest.
 
-One volume per member (pg1, pg2, pg3) and one for all Redis nodes (redis):
+One volume per member (pg1, pg2, pg3), one for all Redis nodes (redis), and one for the copy restored
+beside the cluster while it exists (restore, made by restore.py and deleted with the copy):
 
     <state>/disks/<name>.img         the ext4 image (`disk_mib` MiB, allocated up front, made with -O encrypt)
     <state>/disks/mnt/<name>/        the image's own mount: lost+found, the scan's control file, and
@@ -9,6 +10,7 @@ One volume per member (pg1, pg2, pg3) and one for all Redis nodes (redis):
     <state>/pg/<member>/             (Patroni config, PGDATA and so pg_wal, socket, the disk-full filler)
     <state>/redis/                   (every node's AOF, RDB and nodes.conf, redis-cli's working
                                      directories and the Redis backup job's staging)
+    <state>/restore/                 (the restored copy's PGDATA and socket)
     <state>/keys/<name>.key          its master key: 64 random bytes, mode 600, owned by the harness user
 
 Why a bind mount of an encrypted subdirectory: ext4 cannot encrypt a filesystem's root directory, and
@@ -39,12 +41,13 @@ from waqiti_drill.platform.local.runas import RunAs, give
 
 KEY_BYTES = 64  # fscrypt v2 master keys may be longer than AES-256-XTS's 64-byte key; 64 is the usual size
 REDIS = "redis"
+RESTORE = "restore"
 ENCRYPTED_DIR = "enc"
 
 
 @dataclass(frozen=True)
 class Volume:
-    name: str  # pg1, pg2, pg3 or redis
+    name: str  # pg1, pg2, pg3, redis or restore
     image: Path
     root: Path  # where the image itself is mounted (its root directory cannot be encrypted)
     target: Path  # where the stack uses it: a bind mount of the encrypted directory
@@ -55,23 +58,25 @@ class Volume:
         return self.root / ENCRYPTED_DIR
 
 
-def volume_names() -> list[str]:
-    return [*PG_MEMBERS, REDIS]
+def volume_names(with_restore: bool = False) -> list[str]:
+    """The volumes `up` mounts; with_restore adds the restored copy's, which exists only with the copy."""
+    return [*PG_MEMBERS, REDIS, *([RESTORE] if with_restore else [])]
 
 
 def volume(settings: Settings, name: str) -> Volume:
-    if name not in volume_names():
+    if name not in volume_names(with_restore=True):
         from waqiti_drill.errors import InvalidConfig
 
-        raise InvalidConfig(f"unknown volume '{name}'; valid: {', '.join(volume_names())}")
+        raise InvalidConfig(f"unknown volume '{name}'; valid: {', '.join(volume_names(with_restore=True))}")
     state = settings.state_dir
-    target = state / "redis" if name == REDIS else state / "pg" / name  # as layout.py's member base
+    # where the stack uses each: layout.py's member base, redis_cluster.py's and restore.py's directories
+    target = {REDIS: state / "redis", RESTORE: state / "restore"}.get(name, state / "pg" / name)
     return Volume(name, state / "disks" / f"{name}.img", state / "disks" / "mnt" / name, target,
                   state / "keys" / f"{name}.key")
 
 
-def volumes(settings: Settings, names: list[str] | None = None) -> list[Volume]:
-    return [volume(settings, n) for n in (names if names is not None else volume_names())]
+def volumes(settings: Settings, names: list[str] | None = None, with_restore: bool = False) -> list[Volume]:
+    return [volume(settings, n) for n in (names if names is not None else volume_names(with_restore))]
 
 
 # ----- keys ------------------------------------------------------------------------------------------
@@ -215,7 +220,8 @@ def unmount_volume(vol: Volume, timeout: float = 10.0) -> list[str]:
 def destroy_volume(vol: Volume, timeout: float = 10.0) -> list[str]:
     """Unmount, then delete the image and its key: what the image's blocks held is unreadable for good."""
     done = unmount_volume(vol, timeout)
-    vol.image.unlink(missing_ok=True)
+    if vol.image.exists():
+        vol.image.unlink()
+        done.append(f"deleted the disk image of {vol.name} and its key")
     vol.key.unlink(missing_ok=True)
-    done.append(f"deleted the disk image of {vol.name} and its key")
     return done
