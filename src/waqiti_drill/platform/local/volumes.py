@@ -219,9 +219,10 @@ def unmount_volume(vol: Volume, timeout: float = 10.0) -> list[str]:
 
 def destroy_volume(vol: Volume, timeout: float = 10.0) -> list[str]:
     """Unmount, then delete the image and its key: what the image's blocks held is unreadable for good."""
-    done = unmount_volume(vol, timeout)
-    if vol.image.exists():
-        vol.image.unlink()
-        done.append(f"deleted the disk image of {vol.name} and its key")
+    unmounted = unmount_volume(vol, timeout)
+    existed = vol.image.exists()
+    vol.image.unlink(missing_ok=True)
     vol.key.unlink(missing_ok=True)
-    return done
+    if existed:
+        return [f"deleted the disk image of {vol.name} and its key" + (" (unmounted first)" if unmounted else "")]
+    return unmounted
