@@ -145,3 +145,22 @@ def test_an_image_made_before_encryption_at_rest_is_refused_in_one_line(tmp_path
     finally:
         unmount_volume(vol)
     assert mounts_under(settings.state_dir) == []
+
+
+def test_status_and_up_show_the_note_that_at_rest_encryption_needs_root(capsys, monkeypatch, tmp_path):
+    from waqiti_drill import cli
+    from waqiti_drill.platform.base import PlatformStatus, PostgresStatus, RedisStatus, S3Status
+
+    status = PlatformStatus("local", PostgresStatus([], "rw", "ro"), RedisStatus([], "ok", 16384),
+                            S3Status("https://s3", "bucket", "ca"), notes=[atrest.NEEDS_ROOT])
+    text = cli.render_status(status, Settings(state_dir=tmp_path))
+    assert "Note: at-rest encryption needs root: PostgreSQL's and Redis's data are stored unencrypted" in text
+
+    class Up:
+        def up(self) -> PlatformStatus:
+            return status
+
+    monkeypatch.setattr(cli, "_platform", lambda settings: Up())
+    assert cli.cmd_up(Settings(state_dir=tmp_path), None) == 0  # type: ignore[arg-type]
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "at-rest" in ln]
+    assert lines == ["note: " + atrest.NEEDS_ROOT]
