@@ -34,6 +34,8 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     status = _platform(settings).up()
     print(f"stack healthy in {time.monotonic() - started:.1f}s (state: {settings.state_dir})")
     print(render_endpoints(status, settings))
+    for note in status.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -295,6 +297,7 @@ def render_status(status: PlatformStatus, settings: Settings) -> str:
         lines.append(f"Disks filled: {', '.join(status.disk_faults)}")
     if status.monitoring_faults:
         lines.append(f"Monitoring drill conditions in force: {', '.join(status.monitoring_faults)}")
+    lines += [f"Note: {note}" for note in status.notes]
     if status.monitoring is not None:
         lines += render_monitoring(status.monitoring)
     lines += [f"PROBLEM: {p}" for p in status.problems]

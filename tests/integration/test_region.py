@@ -19,6 +19,8 @@ import pytest
 
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.faults import health
+from waqiti_drill.platform.local import atrest
+from waqiti_drill.platform.local.mounts import disks_enabled
 from waqiti_drill.platform.local.objectstore import ObjectStore
 from waqiti_drill.platform.local.redis_backup import MAGIC, RedisBackupJob, decrypt
 from waqiti_drill.platform.local.region import backup_context
@@ -181,6 +183,7 @@ def test_region_loss_fails_over_to_the_backup_region_and_back(stack):
                   f"sync lag before the loss {synced.lag_seconds}s")
             assert pg_back - lost_at > move.seconds * 0.5, "clients were down while the backup region was built"
             assert platform.region_status().active == stack.settings.region.backup
+            _check_at_rest(stack, platform)
             rows, keys = w.present(platform)
             pg_acked, redis_acked = w.pg_acked.copy(), w.redis_acked.copy()  # the writers go on meanwhile
             pg_lost = {n for n, t in pg_acked.items() if t < lost_at} - rows
@@ -200,6 +203,27 @@ def test_region_loss_fails_over_to_the_backup_region_and_back(stack):
     assert in_backup and in_backup <= rows, "the failback loses nothing acknowledged in the backup region"
     assert platform.region_status().active == stack.settings.region.primary and platform.region_status().lost is None
     assert health.problems(platform) == []
+    if disks_enabled():  # back on new encrypted images, and the backup region's images and keys deleted
+        assert all(v.encrypted for v in atrest.view(stack.settings)), atrest.view(stack.settings)
+        backup = backup_context(platform.context()).settings
+        assert not _files(backup.state_dir / "disks", "*.img") and not _files(backup.state_dir / "keys", "*")
+
+
+def _check_at_rest(stack, platform) -> None:  # noqa: ANN001
+    """Failed over: the backup region's members and Redis nodes encrypted at rest; the lost region's images
+    and keys gone (what their blocks held is unreadable for good)."""
+    if not disks_enabled():
+        return
+    backup = backup_context(platform.context()).settings
+    views = atrest.view(backup)
+    assert [v.name for v in views] == ["pg1", "pg2", "pg3", "redis"] and all(v.encrypted for v in views), views
+    assert len(views[3].directories) >= 7, "Redis's directory and its six nodes'"
+    state = stack.settings.state_dir
+    assert not _files(state / "disks", "*.img") and not _files(state / "keys", "*")
+
+
+def _files(directory, pattern: str) -> list:  # noqa: ANN001
+    return [p for p in directory.glob(pattern) if p.is_file()] if directory.is_dir() else []
 
 
 def _epoch(iso: str) -> float:

@@ -21,6 +21,7 @@ from waqiti_drill.checker.pitr import judge_point_in_time
 from waqiti_drill.config import Targets
 from waqiti_drill.faults import actions, health
 from waqiti_drill.faults.ledger import FaultLedger
+from waqiti_drill.platform.local import atrest
 from waqiti_drill.platform.local.disks import disks_enabled, image_path
 from waqiti_drill.timefmt import parse_utc, utc_iso
 from waqiti_drill.workload import ledger
@@ -63,8 +64,14 @@ def test_point_in_time_restore_holds_exactly_the_writes_acknowledged_before_the_
         assert latest.recovery_target == "immediate" and latest.backup.label == backup.label
         at_backup = _tids(platform.restore_connect_kwargs(), session.run_id)
         assert at_backup <= copy and at_backup, "the set's consistent point is before the target"
+        if disks_enabled():  # the copy is production data: encrypted at rest like the members
+            [restored] = [v for v in atrest.view(platform.settings) if v.name == "restore"]
+            assert restored.encrypted and len(restored.directories) == 3, restored
     finally:
         platform.drop_restore_copy()
+    if disks_enabled():  # dropped with its image and key
+        assert not image_path(platform.settings, "restore").exists()
+        assert not (platform.settings.state_dir / "keys" / "restore.key").exists()
     after = {b.label: b.wal_stop for b in platform.list_backups()}
     assert set(after) == set(archived_before) | {backup.label}, "the copies took no backups"
     assert health.problems(platform) == []
@@ -93,6 +100,8 @@ def test_site_loss_is_recovered_from_the_object_store_within_the_targets(stack, 
         assert platform.postgres_lost()
         if disks_enabled():
             assert not any(image_path(platform.settings, m).exists() for m in ("pg1", "pg2", "pg3"))
+            assert not any((platform.settings.state_dir / "keys" / f"{m}.key").exists() for m in ("pg1", "pg2", "pg3"))
+            assert image_path(platform.settings, "redis").exists(), "Redis is not the site's database"
         assert any("destroyed" in p for p in platform.status().problems)
         info = actions.recover_postgres_from_repository(configuration=configuration)
         writes.wait_more(100)
@@ -109,6 +118,8 @@ def test_site_loss_is_recovered_from_the_object_store_within_the_targets(stack, 
     assert pg.balance_total is not None and pg.balance_total.value == pg.balance_total.expected, "no partial transfer"
     assert pg.unexpected == 0
     assert health.problems(platform) == []
+    if disks_enabled():  # rebuilt on new images under new keys, encrypted from the first byte restored
+        assert all(v.encrypted for v in atrest.view(platform.settings)), atrest.view(platform.settings)
 
 
 def test_drill_restore_refuses_a_bad_point_in_time_in_one_line(stack):

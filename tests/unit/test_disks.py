@@ -67,7 +67,7 @@ def test_a_member_disk_fills_to_the_last_block_and_nothing_else_does(tmp_path):
     disks = MemberDisks(settings, resolve_run_user(settings.run_user))
     try:
         made = disks.ensure()
-        assert len([d for d in made if d.startswith("mounted")]) == 3
+        assert len([d for d in made if d.startswith("mounted")]) == 4  # three members and Redis
         assert disks.ensure() == []  # idempotent
         names = [m.name for m in members(settings)]
         images = [image_path(settings, n) for n in names]
@@ -86,6 +86,7 @@ def test_a_member_disk_fills_to_the_last_block_and_nothing_else_does(tmp_path):
         assert disks.free(names[0]) is False
         assert disks.filled() == []
         assert disks.usage(names[0])[0] > 50 << 20
+        (mount_point(members(settings)[1]) / "kept").write_text("still here")
     finally:
         disks.unmount_all()
     assert mounts_under(base) == []
@@ -93,7 +94,7 @@ def test_a_member_disk_fills_to_the_last_block_and_nothing_else_does(tmp_path):
     disks.ensure()
     try:
         assert all(mounted_at(mount_point(m)) for m in members(settings))
-        assert (mount_point(members(settings)[0]) / "lost+found").exists()
+        assert (mount_point(members(settings)[1]) / "kept").read_text() == "still here"  # its key added again
     finally:
         disks.unmount_all()
     assert mounts_under(base) == []

@@ -62,10 +62,25 @@ def test_changed_member_disks_are_refused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(statedir, "disk_mode", lambda: "loop")
     ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
-    assert read_marker(tmp_path)["disks"] == {"mode": "loop", "mib": 1024}
+    assert read_marker(tmp_path)["disks"] == {"mode": "loop", "mib": 1024, "encryption": statedir.AT_REST}
     ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
-    with pytest.raises(StateDirError, match="created with member disks loop 1024 MiB, now loop 512 MiB"):
+    with pytest.raises(StateDirError, match=r"created with member disks loop 1024 MiB, encrypted \(fscrypt-v2 "
+                       r"AES-256-XTS/AES-256-CTS\), now loop 512 MiB"):
         ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=512))
     monkeypatch.setattr(statedir, "disk_mode", lambda: "none")
     with pytest.raises(StateDirError, match="now plain directories"):
+        ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
+
+
+def test_loop_disks_made_before_encryption_at_rest_are_refused(tmp_path, monkeypatch):
+    """A directory whose images hold plaintext (made before at-rest encryption) is not used half-encrypted."""
+    from waqiti_drill.platform.local import statedir
+
+    monkeypatch.setattr(statedir, "disk_mode", lambda: "loop")
+    ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))
+    marker = json.loads((tmp_path / "state.json").read_text())
+    marker["disks"] = {"mode": "loop", "mib": 1024}  # as layout 3 wrote it before encryption at rest
+    (tmp_path / "state.json").write_text(json.dumps(marker))
+    with pytest.raises(StateDirError, match=r"loop 1024 MiB, not encrypted, now loop 1024 MiB, encrypted .*"
+                       "drill down --purge"):
         ensure_state_dir(Settings(state_dir=tmp_path, disk_mib=1024))

@@ -230,6 +230,7 @@ class PlatformStatus:
     disk_faults: list[str] = field(default_factory=list)  # members whose disk is filled, e.g. "pg1"
     monitoring: MonitoringStatus | None = None  # None when monitoring is disabled
     monitoring_faults: list[str] = field(default_factory=list)  # e.g. "replay paused on pg3", "connections held"
+    notes: list[str] = field(default_factory=list)  # what the operator should know, e.g. a control that needs root
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@
     <state>/pg/<member>/          Patroni config; data/ is PGDATA; sock/ is the Unix socket directory
                                   (as root, each member runs in its own network namespace: see netplan.py,
                                   and <state>/pg/<member> is its own filesystem: see disks.py)
-    <state>/disks/<member>.img    as root: the member's ext4 image (disk_mib MiB, allocated up front)
+    <state>/disks/<member>.img    as root: the member's ext4 image (disk_mib MiB, allocated up front),
+                                  mounted at <state>/disks/mnt/<member>, whose fscrypt-encrypted enc/ is
+                                  bind-mounted at <state>/pg/<member> (volumes.py); redis.img likewise
+                                  at <state>/redis, restore.img at <state>/restore while a copy exists
+    <state>/keys/<volume>.key     as root: each volume's encryption master key (mode 600)
     <state>/haproxy/              haproxy.cfg
     <state>/redis/<port>/         redis.conf, nodes.conf, AOF and RDB files
     <state>/s3/                   SeaweedFS data, identities and KEK

@@ -18,7 +18,7 @@ from waqiti_drill.errors import DrillError
 from waqiti_drill.platform.base import RedisRestoreInfo, RestoreInfo
 from waqiti_drill.platform.local import siteloss
 from waqiti_drill.platform.local.context import LocalContext
-from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, image_path
+from waqiti_drill.platform.local.disks import MemberDisks
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.haproxy import HAProxy
 from waqiti_drill.platform.local.layout import members
@@ -74,10 +74,7 @@ class RegionSite:
         """Every member's disk, etcd's data, the Redis nodes' files, the sync job's staging, the store."""
         done = []
         located = members(self.ctx.settings)
-        if disks_enabled():
-            done += MemberDisks(self.ctx.settings, self.ctx.user).unmount_all()
-            for m in located:
-                image_path(self.ctx.settings, m.name).unlink(missing_ok=True)
+        done += MemberDisks(self.ctx.settings, self.ctx.user).destroy()  # as root: members' and Redis's images, keys
         for path in [*(m.base for m in located), *self.part_dirs()[len(located) + 2:-1], Etcd(self.ctx).dir / "data",
                      *([ObjectStore(self.ctx).dir / "data"] if with_store else [])]:
             if path.exists():
@@ -133,6 +130,8 @@ class RegionSite:
         return pg, redis, steps
 
     def restore_redis(self, timeout: float) -> RedisRestoreInfo | None:
+        # Redis's encrypted volume first (a failback restores Redis before the region's `up` mounts it)
+        MemberDisks(self.ctx.settings, self.ctx.user).ensure()
         job = RedisBackupJob(self.ctx, self.ctx, self.name)
         newest = job.newest_complete()
         if newest is None:

@@ -1,7 +1,8 @@
 """A copy restored from the repository beside the cluster: the spec's restore job, PITR, test restores.
 
 pgBackRest restores a backup set into <state>/restore/data and PostgreSQL replays WAL from the
-repository up to the recovery target, then promotes. The copy runs on loopback on its own port,
+repository up to the recovery target, then promotes. As root, <state>/restore is an encrypted volume of
+its own (volumes.py), made for the copy and deleted with it, image and key. The copy runs on loopback on its own port,
 TLS-only like the members, with archiving off (`--archive-mode=off`, and again on its command line):
 a copy that pushed WAL into the cluster's stanza would fork the repository's timeline history.
 Its database is renamed to the target name (the spec's TARGET_DATABASE, `waqiti_restored`), so it
@@ -22,10 +23,12 @@ from waqiti_drill import timefmt
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.platform.base import BackupInfo, RestoreInfo
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
+from waqiti_drill.platform.local.mounts import disks_enabled
 from waqiti_drill.platform.local.patroni import PG_BIN
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.local.volumes import RESTORE, destroy_volume, mount_volume, volume
 from waqiti_drill.timefmt import now_utc_iso
 from waqiti_drill.waiting import wait_until
 
@@ -68,6 +71,8 @@ class RestoreCopy:
         started, t0 = now_utc_iso(), time.monotonic()
         self.drop()
         require_ports_free(self.ctx.host, {"restore": self.port}, "the restored copy")
+        if disks_enabled():  # the copy is production data too: on an encrypted volume of its own (volumes.py)
+            mount_volume(volume(self.ctx.settings, RESTORE), self.ctx.settings.disk_mib, self.ctx.user)
         for path in (self.base, self.data, self.sock):
             make_dir(self.ctx.user, path, 0o700)
         args = [f"--set={chosen.label}", "--archive-mode=off", "--target-action=promote"]
@@ -123,9 +128,11 @@ class RestoreCopy:
         return {"conninfo": dsn, "password": self.ctx.secrets.postgres_password}
 
     def drop(self) -> None:
-        """Stop the copy and remove its files; idempotent."""
+        """Stop the copy and remove its files (as root: its volume, image and key); idempotent."""
         self.ctx.supervisor.stop([PROCESS], 10.0)
         self.ctx.supervisor.kill_everything_under(self.base)
+        if disks_enabled():
+            destroy_volume(volume(self.ctx.settings, RESTORE))
         if self.base.exists():
             shutil.rmtree(self.base)
 

@@ -1,9 +1,9 @@
 """Loss of the whole PostgreSQL cluster, and its rebuild from the object store alone.
 
 The loss: every member killed at once (Patroni and the postgres trees), its disk gone (as root the
-member's ext4 image is unmounted and deleted; otherwise its directory is removed), and the cluster's
-state in the DCS deleted, as when a site's nodes, volumes and Kubernetes objects are gone. What is
-left is the repository in the object store: backups and archived WAL.
+member's encrypted ext4 image is unmounted and deleted with its key; otherwise its directory is
+removed), and the cluster's state in the DCS deleted, as when a site's nodes, volumes and Kubernetes
+objects are gone. What is left is the repository in the object store: backups and archived WAL.
 
 The rebuild is Patroni's own: its bootstrap becomes a custom method that runs `pgbackrest restore`
 (the newest set, then every archived WAL segment, then promotion at the end of the archive), and the
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from waqiti_drill.config import Settings
 from waqiti_drill.platform.local.context import LocalContext
-from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, image_path
+from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.layout import MemberLocation, members
 from waqiti_drill.platform.local.pgbackrest import BackupRepo
@@ -76,12 +76,8 @@ def destroy(ctx: LocalContext) -> list[str]:
 
 
 def _destroy_disks(ctx: LocalContext, located: list[MemberLocation]) -> list[str]:
-    if disks_enabled():
-        done = MemberDisks(ctx.settings, ctx.user).unmount_all()
-        for m in located:
-            image_path(ctx.settings, m.name).unlink(missing_ok=True)
-            done.append(f"deleted the disk image of {m.name}")
-        return done
+    if disks_enabled():  # the members' images and their keys; Redis's volume is not the site's database
+        return MemberDisks(ctx.settings, ctx.user).destroy([m.name for m in located])
     for m in located:
         shutil.rmtree(m.base, ignore_errors=True)
     return [f"removed {m.base}" for m in located]

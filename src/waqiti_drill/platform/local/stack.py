@@ -24,11 +24,11 @@ from waqiti_drill.platform.base import (
     RedisStatus,
     RestoreInfo,
 )
-from waqiti_drill.platform.local import siteloss
+from waqiti_drill.platform.local import atrest, siteloss
 from waqiti_drill.platform.local.conformance import LocalConformance
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.director import Director
-from waqiti_drill.platform.local.disks import MemberDisks, mounts_under
+from waqiti_drill.platform.local.disks import MemberDisks, disks_enabled, mounts_under
 from waqiti_drill.platform.local.endpoints import Endpoints
 from waqiti_drill.platform.local.etcd import Etcd
 from waqiti_drill.platform.local.faults import LocalFaults
@@ -300,6 +300,7 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions
             disk_faults=disk_faults,
             monitoring=monitoring,
             monitoring_faults=self.monitoring_fault_lines(),
+            notes=[] if disks_enabled() else [atrest.NEEDS_ROOT],
         )
 
     # ----- Topology ----------------------------------------------------------------------------

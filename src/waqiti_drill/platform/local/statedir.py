@@ -25,7 +25,8 @@ TOOL = "waqiti-drill"
 # 2: members may live in network namespaces; the marker records the network (mode and subnet), to
 # which the certificate, Patroni's addresses in the DCS and pg_hba are bound.
 # 3: as root, each member's directory is a loop-mounted ext4 image (<state>/disks/<member>.img); the marker
-# records the disk mode and size, since the data lives inside those images.
+# records the disk mode and size, since the data lives inside those images; and (since at-rest encryption,
+# volumes.py) their encryption, so a directory with plaintext images is refused.
 LAYOUT_VERSION = 3
 MARKER = "state.json"
 
@@ -88,15 +89,25 @@ def network_record(settings: Settings) -> dict[str, str | None]:
     return {"mode": plan.mode, "subnet": plan.subnet}
 
 
+AT_REST = "fscrypt-v2 AES-256-XTS/AES-256-CTS"  # what the loop disks are encrypted with (volumes.py)
+
+
 def disk_record(settings: Settings) -> dict[str, object]:
+    """The member disks' mode and size and, for loop disks, their encryption at rest (a directory made
+    before it holds plaintext images, and is refused rather than used half-encrypted)."""
     mode = disk_mode()
-    return {"mode": mode, "mib": settings.disk_mib if mode != "none" else None}
+    if mode == "none":
+        return {"mode": mode, "mib": None}
+    return {"mode": mode, "mib": settings.disk_mib, "encryption": AT_REST}
 
 
 def _show_disks(record: object) -> str:
     if not isinstance(record, dict):
         return "(none)"
-    return "plain directories" if record.get("mode") == "none" else f"{record.get('mode')} {record.get('mib')} MiB"
+    if record.get("mode") == "none":
+        return "plain directories"
+    return f"{record.get('mode')} {record.get('mib')} MiB, " + (
+        f"encrypted ({record['encryption']})" if record.get("encryption") else "not encrypted")
 
 
 def _show(record: object) -> str:
