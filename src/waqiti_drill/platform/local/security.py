@@ -17,7 +17,16 @@ import psycopg
 from psycopg import sql
 
 from waqiti_drill.errors import Unsupported
-from waqiti_drill.platform.base import AuditRecord, LoginRole, NetworkAttempt, SecuredEndpoint, TlsTrust
+from waqiti_drill.platform.base import (
+    AuditRecord,
+    EncryptedVolume,
+    LoginRole,
+    NetworkAttempt,
+    RawScan,
+    SecuredEndpoint,
+    TlsTrust,
+)
+from waqiti_drill.platform.local import atrest
 from waqiti_drill.platform.local.auditlog import lines_since
 from waqiti_drill.platform.local.layout import members
 from waqiti_drill.platform.local.outsider import Outsider, Target
@@ -152,7 +161,27 @@ class LocalSecurity:
         return [NetworkAttempt(target=s["target"], source=source, refused=bool(s["refused"]), said=str(s["said"]))
                 for s in seen]
 
-    # ----- at rest: flush ----------------------------------------------------------------------------------
+    # ----- at rest ------------------------------------------------------------------------------------------
+    def _active_settings(self) -> Settings:
+        """The settings of the region the platform runs in (the backup region's once failed over)."""
+        return self._parts()[0].ctx.settings
+
+    def encrypted_volumes(self) -> list[EncryptedVolume]:
+        out = []
+        for v in atrest.view(self._active_settings()):
+            out.append(EncryptedVolume(name=v.name, holds=HOLDS.get(v.name, f"PGDATA and pg_wal of {v.name}"),
+                                       device=v.image or "(no image: not root)", mount=v.mount_point,
+                                       encrypted_dirs=[d.path for d in v.directories if d.aes256],
+                                       policy=_policy(v), key_present=v.key_status == "present"))
+        return out
+
+    def scan_volumes(self, needle: bytes) -> list[RawScan]:
+        return [RawScan(volume=s.volume, device=s.image, bytes_scanned=s.bytes_scanned, found=s.found)
+                for s in atrest.scan_raw(self._active_settings(), needle)]
+
+    def plant_unencrypted(self, needle: bytes) -> list[str]:
+        return atrest.write_control(self._active_settings(), needle)
+
     def flush_to_disk(self) -> None:
         """What was written is on the disks: a checkpoint on every member, an RDB save on every Redis node
         (its AOF is fsynced every second anyway), then the kernel's caches written out."""
@@ -165,6 +194,18 @@ class LocalSecurity:
             redis.command(address, "SAVE")
         time.sleep(1.1)  # appendfsync everysec: the last second of the AOF
         os.sync()
+
+
+HOLDS = {"redis": "every Redis node's AOF, RDB and nodes.conf", "restore": "the restored copy's PGDATA"}
+
+
+def _policy(v: atrest.VolumeAtRest) -> str:
+    """The policy every data directory has, or how many have none (which is not AES-256 at rest)."""
+    dirs = v.directories
+    if dirs and all(d.aes256 for d in dirs):
+        return "fscrypt v2, contents AES-256-XTS, filenames AES-256-CTS"
+    plain = [d for d in dirs if not d.aes256]
+    return "none" if len(plain) == len(dirs) else f"{len(plain)} of {len(dirs)} data directories without AES-256"
 
 
 def _split(address: str) -> tuple[str, int]:
