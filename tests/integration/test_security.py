@@ -72,7 +72,7 @@ def test_outsiders_are_refused_and_the_check_fails_when_a_member_s_policy_is_rem
                                                                    "patroni pg1 " + members(stack.settings)[0].host}
     finally:
         restored = platform.heal_network()
-    assert restored == ["restored the network policy of pg1"]
+    assert restored == ["applied the network policy of pg1"]
     steps.outsiders_refused(drill)
     assert health.problems(platform) == []
 
