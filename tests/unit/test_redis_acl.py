@@ -83,6 +83,8 @@ def test_describe_user_reads_getuser_without_the_digests():
     assert user.enabled and user.password == "sha-256" and user.keys == "" and user.channels == ""
     assert user.commands == "-@all +ping +psync +replconf"
     assert "ab" * 32 not in str(user)
+    parsed = dict(zip(reply[::2], reply[1::2], strict=True))  # what redis-py's ACL GETUSER callback returns
+    assert describe_user(REPLICATION_USER, parsed) == user
     open_door = describe_user("default", ["flags", ["on", "nopass"], "passwords", [], "commands", "+@all"])
     assert open_door.password == "nopass"
     assert describe_user("x", ["flags", ["off"], "passwords", []]).password == "none"
@@ -197,6 +199,8 @@ def test_the_rendered_node_gives_each_user_only_its_part(node):
         assert admin.execute_command("ACL", "DRYRUN", REPLICATION_USER, "PSYNC", "?", "-1") == "OK"
         assert admin.execute_command("ACL", "DRYRUN", REPLICATION_USER, "GET", "wd:acl") != "OK"
         assert admin.config_get("requirepass")["requirepass"] == ""  # no requirepass: the ACL holds the digest
+        assert describe_user(APP_USER, admin.execute_command("ACL", "GETUSER", APP_USER)).commands == \
+            "+@all -@dangerous"  # Redis 7.0 folds -@admin into -@dangerous
     with _as(ctx, port, MONITOR_USER) as monitor:
         assert "redis_version" in monitor.info() and monitor.execute_command("CLUSTER", "INFO")
         for refused in (["GET", "wd:acl"], ["CONFIG", "GET", "masterauth"], ["SLOWLOG", "GET"]):

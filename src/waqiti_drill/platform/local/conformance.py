@@ -68,7 +68,7 @@ class LocalConformance:
 
         with RedisCluster(self.context()).client(address) as client:
             names = sorted(str(n) for n in client.execute_command("ACL", "USERS"))
-            return [describe_user(n, list(client.execute_command("ACL", "GETUSER", n))) for n in names]
+            return [describe_user(n, client.execute_command("ACL", "GETUSER", n)) for n in names]
 
     def redis_acl_dryrun(self, address: str, user: str, command: list[str]) -> str:
         """ACL DRYRUN: the node says whether `user` may run `command`, without running it."""

@@ -80,9 +80,11 @@ def acl_lines(secrets: Secrets) -> list[str]:
     return [*lines, f"masteruser {REPLICATION_USER}"]
 
 
-def describe_user(name: str, reply: list[object]) -> RedisAclUser:
-    """ACL GETUSER's reply (a flat key/value list, RESP2) as a RedisAclUser; the digests are dropped."""
-    fields = {str(k): v for k, v in zip(reply[::2], reply[1::2], strict=True)}
+def describe_user(name: str, reply: dict[str, object] | list[object]) -> RedisAclUser:
+    """ACL GETUSER's reply as a RedisAclUser, the digests dropped. redis-py parses it into a dict; the raw
+    RESP2 reply (a flat key/value list) is read too."""
+    pairs = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    fields = {str(k): v for k, v in pairs}
     flags = [str(f) for f in fields.get("flags", []) or []]  # type: ignore[union-attr]
     digests = fields.get("passwords") or []
     held = "nopass" if "nopass" in flags else "sha-256" if digests else "none"
