@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -218,3 +219,22 @@ def test_the_rendered_node_refuses_a_wrong_password_and_plaintext(node):
         sock.settimeout(3)
         with contextlib.suppress(ConnectionResetError):
             assert not sock.recv(64).startswith((b"+", b"-")), "the node answered RESP over plain TCP"
+
+
+def test_node_clients_trust_the_stacks_ca_alone_and_close_their_connection(node, tmp_path):
+    from waqiti_drill.platform.redis_client import PinnedCaConnection, pinned_context
+
+    ctx, port = node
+    with node_client(ctx, port) as r:
+        assert r.ping()
+        pool = r.connection_pool
+        assert pool.connection_class is PinnedCaConnection
+        (conn,) = pool._available_connections  # noqa: SLF001 - the one connection the PING used
+        assert conn._sock.version() in ("TLSv1.2", "TLSv1.3")  # noqa: SLF001
+    assert conn._sock is None  # noqa: SLF001 - closing the client closed its connection
+    pinned = pinned_context(str(ctx.tls.ca_cert), ctx.tls.ca_cert.stat().st_mtime_ns, ssl.TLSVersion.TLSv1_2)
+    assert len(pinned.get_ca_certs()) == 1  # not the system's trust store
+    other = dataclasses.replace(ctx, settings=dataclasses.replace(ctx.settings, state_dir=tmp_path))
+    ensure_tls(tmp_path, ctx.user, ["127.0.0.1"], [])  # another CA, with the same secrets
+    with pytest.raises(redis.ConnectionError, match="certificate verify failed"), node_client(other, port) as r:
+        r.ping()

@@ -16,7 +16,7 @@ from redis.retry import Retry
 from waqiti_drill.platform.base import RedisClientSettings
 from waqiti_drill.platform.local.context import LocalContext
 from waqiti_drill.platform.local.redis_acl import ADMIN_USER, APP_USER, password
-from waqiti_drill.platform.redis_client import redis_py_kwargs
+from waqiti_drill.platform.redis_client import PinnedCaConnection, redis_py_kwargs
 
 
 def client_settings(ctx: LocalContext, name: str = APP_USER) -> RedisClientSettings:
@@ -24,16 +24,21 @@ def client_settings(ctx: LocalContext, name: str = APP_USER) -> RedisClientSetti
 
 
 def node_client(ctx: LocalContext, port: int, name: str = ADMIN_USER, timeout: float = 2.0) -> redis.Redis:
-    """A client for one node, without redis-py's silent retries (drills measure outages)."""
-    return redis.Redis(
+    """A client for one node, without redis-py's silent retries (drills measure outages), whose TLS context
+    is built once and trusts the stack's CA alone (PinnedCaConnection)."""
+    kwargs = redis_py_kwargs(client_settings(ctx, name), password(ctx.secrets, name))
+    del kwargs["ssl"]  # the pool is given the connection class instead
+    pool = redis.ConnectionPool(
+        connection_class=PinnedCaConnection,
         host=ctx.host,
         port=port,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         decode_responses=True,
         retry=Retry(NoBackoff(), 0),
-        **redis_py_kwargs(client_settings(ctx, name), password(ctx.secrets, name)),  # type: ignore[arg-type]
+        **kwargs,
     )
+    return redis.Redis.from_pool(pool)  # closing the client closes its pool
 
 
 def cli_args(ctx: LocalContext) -> list[str]:
