@@ -238,3 +238,32 @@ def test_node_clients_trust_the_stacks_ca_alone_and_close_their_connection(node,
     ensure_tls(tmp_path, ctx.user, ["127.0.0.1"], [])  # another CA, with the same secrets
     with pytest.raises(redis.ConnectionError, match="certificate verify failed"), node_client(other, port) as r:
         r.ping()
+
+
+def test_the_rendered_node_refuses_tls11_which_the_same_probe_completes_elsewhere(node):
+    """The probe offers TLS 1.1 for real (a throwaway server that allows it completes the handshake), so the
+    rendered node's refusal is the node's, not this machine's OpenSSL policy."""
+    import threading
+
+    from waqiti_drill.security.tlsprobe import tls_handshake
+
+    ctx, port = node
+    tls11, ca = ssl.TLSVersion.TLSv1_1, ctx.tls.ca_cert
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(ctx.tls.cert, ctx.tls.key)
+    server.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    server.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with contextlib.suppress(OSError), server.wrap_socket(conn, server_side=True) as tls:
+                tls.recv(1)
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        allowed = tls_handshake("127.0.0.1", listener.getsockname()[1], ca, max_version=tls11)
+        thread.join(10)
+    assert allowed.version == "TLSv1.1", allowed
+    refused = tls_handshake("127.0.0.1", port, ca, max_version=tls11)
+    assert not refused.ok and "VERSION" in (refused.error or "").upper(), refused
+    assert tls_handshake("127.0.0.1", port, ca, max_version=ssl.TLSVersion.TLSv1_2).version == "TLSv1.2"
