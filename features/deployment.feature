@@ -50,8 +50,36 @@ Feature: The deployed platform conforms to the spec
       | save             | 3600 1 300 100 60 10000 |
       | maxmemory        | 1GB                     |
       | maxmemory-policy | allkeys-lru             |
-      | requirepass      | set                     |
+      | port             | 0                       |
+      | tls-cluster      | yes                     |
+      | tls-replication  | yes                     |
+      | tls-protocols    | TLSv1.2 TLSv1.3         |
+      | tls-auth-clients | no                      |
+      | masteruser       | waqiti_replication      |
       | masterauth       | set                     |
+    And every Redis node has the ACL users:
+      | setting                     | expected                                                        |
+      | users                       | default waqiti_admin waqiti_monitor waqiti_replication          |
+      | default enabled             | on                                                              |
+      | default password            | sha-256                                                         |
+      | default commands            | +@all -@dangerous                                               |
+      | waqiti_admin password       | sha-256                                                         |
+      | waqiti_admin commands       | +@all                                                           |
+      | waqiti_replication password | sha-256                                                         |
+      | waqiti_replication keys     | none                                                            |
+      | waqiti_replication commands | -@all +ping +psync +replconf                                    |
+      | waqiti_monitor password     | sha-256                                                         |
+      | waqiti_monitor keys         | none                                                            |
+      | waqiti_monitor commands     | -@all +client\|setname +cluster\|info +info +latency\|latest +ping +slowlog\|len |
+    And on every Redis node the application's user may run only:
+      | setting                 | expected |
+      | SET wd:probe 1          | allowed  |
+      | CLUSTER SLOTS           | allowed  |
+      | FLUSHALL                | refused  |
+      | CONFIG SET maxmemory 1  | refused  |
+      | DEBUG SLEEP 0           | refused  |
+      | KEYS *                  | refused  |
+      | ACL SETUSER intruder on | refused  |
     And the Redis Cluster reports:
       | setting                | expected |
       | cluster_state          | ok       |

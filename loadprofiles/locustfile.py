@@ -88,7 +88,8 @@ def on_init(environment: Environment, **_kw: object) -> None:
     if isinstance(environment.runner, MasterRunner):
         return
     if TARGETS.redis_nodes:
-        client = redis_ops.connect_cluster(TARGETS.redis_nodes, os.environ[REDIS_PASSWORD_ENV])
+        client = redis_ops.connect_cluster(TARGETS.redis_nodes, os.environ[REDIS_PASSWORD_ENV],
+                                           TARGETS.redis_settings())
         try:
             Run.owners = redis_ops.slot_owners(client)  # the shard map as the run began
         finally:
@@ -220,7 +221,8 @@ class RedisUser(RecordingUser):
     def client(self) -> redis_ops.RedisCluster:
         """Connected on first use, so a user started during an outage records failures, not a crash."""
         if self._client is None:
-            self._client = redis_ops.connect_cluster_or_fail(TARGETS.redis_nodes, os.environ[REDIS_PASSWORD_ENV])
+            self._client = redis_ops.connect_cluster_or_fail(TARGETS.redis_nodes, os.environ[REDIS_PASSWORD_ENV],
+                                                             TARGETS.redis_settings())
         return self._client
 
     def on_stop(self) -> None:

@@ -76,6 +76,30 @@ def redis_config(drill: ScenarioDrill, datatable: list[list[str]]) -> None:
     assert not failures, "; ".join(failures)
 
 
+@then("every Redis node has the ACL users:")
+def redis_acl(drill: ScenarioDrill, datatable: list[list[str]]) -> None:
+    failures = []
+    for node in drill.platform.redis_nodes():
+        try:
+            compare(drill, f"redis {node.address} ACL", datatable, conformance.redis_acl(drill.platform, node.address))
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "; ".join(failures)
+
+
+@then("on every Redis node the application's user may run only:")
+def redis_app_user(drill: ScenarioDrill, datatable: list[list[str]]) -> None:
+    lines = [s for s, _ in rows(datatable)]
+    failures = []
+    for node in drill.platform.redis_nodes():
+        try:
+            compare(drill, f"redis {node.address} application user", datatable,
+                    conformance.redis_app_user_may_run(drill.platform, node.address, lines))
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "; ".join(failures)
+
+
 @then("the Redis Cluster reports:")
 def redis_cluster(drill: ScenarioDrill, datatable: list[list[str]]) -> None:
     compare(drill, "redis cluster", datatable, conformance.redis_cluster_info(drill.platform))

@@ -124,7 +124,8 @@ def canary_written(drill: ScenarioDrill) -> None:
 def _redis(drill: ScenarioDrill) -> Any:  # noqa: ANN401 - a redis-py cluster client
     from waqiti_drill.workload import redis_ops
 
-    return redis_ops.connect_cluster(drill.platform.redis_seed_nodes(), drill.platform.redis_password())
+    return redis_ops.connect_cluster(drill.platform.redis_seed_nodes(), drill.platform.redis_password(),
+                                     drill.platform.redis_client_settings())
 
 
 @then("the canary reads back through the database and through Redis")

@@ -33,6 +33,10 @@ ENV_NAMES: dict[str, str | None] = {
     "dr_s3_secret_key": None,
     "dr_s3_kek_hex": None,
     "redis_backup_key": None,  # AES-256-GCM key of the Redis backups (client-side encryption)
+    # Redis ACL users beside the application's (platform/local/redis_acl.py)
+    "redis_admin_password": None,
+    "redis_replication_password": None,
+    "redis_monitor_password": None,
 }
 
 
@@ -55,6 +59,11 @@ class Secrets:
     # the exporters' role (waqiti_monitor, pg_monitor); load_secrets always generates it (the default only
     # spares code that builds Secrets by hand from listing it)
     monitor_password: str = ""
+    # the Redis ACL users beside the application's (default) user: the harness's cluster management,
+    # replicas authenticating to their master, redis_exporter. Generated, as monitor_password is.
+    redis_admin_password: str = ""
+    redis_replication_password: str = ""
+    redis_monitor_password: str = ""
 
     def for_backup_region(self) -> Secrets:
         """The secrets as the backup region's parts see them: its own store keys in the usual fields."""

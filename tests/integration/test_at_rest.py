@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from redis.cluster import ClusterNode, RedisCluster
+from redis.cluster import RedisCluster
 
 from waqiti_drill.platform.local import atrest
 from waqiti_drill.platform.local.layout import members
@@ -31,9 +31,11 @@ REDIS_KEY = "at-rest-canary"
 
 
 def _redis(platform) -> RedisCluster:  # noqa: ANN001
-    """A cluster client of the stack's nodes (the place to add TLS when Redis becomes TLS-only)."""
-    nodes = [ClusterNode(*n.address.rsplit(":", 1)) for n in platform.redis_nodes()]
-    return RedisCluster(startup_nodes=nodes, password=platform.redis_password(), socket_timeout=3)
+    """A cluster client of the stack's nodes, over TLS as the application connects."""
+    from waqiti_drill.workload import redis_ops
+
+    return redis_ops.connect_cluster([n.address for n in platform.redis_nodes()], platform.redis_password(),
+                                     platform.redis_client_settings(), timeout=3)
 
 
 def _write_canaries(stack, canary: str) -> None:  # noqa: ANN001

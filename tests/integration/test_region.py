@@ -35,7 +35,8 @@ class Writers:
 
     def __init__(self, platform, tag: str) -> None:
         self.kwargs = platform.postgres_connect_kwargs()
-        self.redis = redis_ops.connect_cluster(platform.redis_seed_nodes(), platform.redis_password())
+        self.redis = redis_ops.connect_cluster(platform.redis_seed_nodes(), platform.redis_password(),
+                                               platform.redis_client_settings())
         self.tag, self.stop_flag = tag, threading.Event()
         self.pg_acked: dict[int, float] = {}
         self.redis_acked: dict[str, float] = {}
@@ -100,7 +101,8 @@ def wait_for(predicate, timeout: float, what: str) -> None:
 
 def test_redis_backup_is_encrypted_listed_and_replicated(stack):
     platform = stack.platform()
-    client = redis_ops.connect_cluster(platform.redis_seed_nodes(), platform.redis_password())
+    client = redis_ops.connect_cluster(platform.redis_seed_nodes(), platform.redis_password(),
+                                       platform.redis_client_settings())
     for i in range(300):
         client.set(f"wd:backup-test:{i}", i)
     taken = platform.backup_redis()

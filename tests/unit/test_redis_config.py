@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from pathlib import Path
@@ -11,37 +12,50 @@ import pytest
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.platform.local.context import LocalContext
+from waqiti_drill.platform.local.redis_acl import password_hash
 from waqiti_drill.platform.local.redis_cluster import (
     RedisCluster,
     covered_slots,
     parse_cluster_nodes,
     parse_info,
-    quote,
-    render_conf,
 )
+from waqiti_drill.platform.local.redis_conf import quote, render_conf
 from waqiti_drill.platform.local.runas import RunAs
 from waqiti_drill.platform.local.supervisor import Supervisor
+from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.secrets import ENV_NAMES, Secrets
 
-PASSWORD = "s3cret-Pa55_word"
+SECRETS = Secrets(**{name: f"s3cret-{name}" for name in ENV_NAMES})
+TLS = tls_files(Path("/state"))
 
 
 def directives(conf: str) -> dict[str, str]:
+    """Every directive but `user` (several of them: see test_acl_users_*) once, by name."""
     out = {}
     for line in conf.splitlines():
-        if line.strip() and not line.startswith("#"):
+        if line.strip() and not line.startswith("#") and not line.startswith("user "):
             key, _, value = line.partition(" ")
             assert key not in out, f"{key} given twice"
             out[key] = value
     return out
 
 
-def test_render_conf_has_the_spec_settings():
-    conf = directives(render_conf("127.0.0.1", 25501, 25601, Path("/state/redis/25501"), PASSWORD))
+def test_render_conf_has_the_spec_settings_over_tls_only():
+    conf = directives(render_conf("127.0.0.1", 25501, 25601, Path("/state/redis/25501"), SECRETS, TLS))
     assert conf == {
         "bind": "127.0.0.1",
         "protected-mode": "yes",
-        "port": "25501",
+        "port": "0",  # no plaintext port at all
+        "tls-port": "25501",
+        "tls-cert-file": '"/state/tls/server.crt"',
+        "tls-key-file": '"/state/tls/server.key"',
+        "tls-client-cert-file": '"/state/tls/client.crt"',
+        "tls-client-key-file": '"/state/tls/client.key"',
+        "tls-ca-cert-file": '"/state/tls/ca.crt"',
+        "tls-auth-clients": "no",
+        "tls-cluster": "yes",
+        "tls-replication": "yes",
+        "tls-protocols": '"TLSv1.2 TLSv1.3"',
         "cluster-port": "25601",
         "daemonize": "no",
         "logfile": '""',
@@ -56,9 +70,17 @@ def test_render_conf_has_the_spec_settings():
         "save": "3600 1 300 100 60 10000",
         "maxmemory": "1gb",
         "maxmemory-policy": "allkeys-lru",
-        "requirepass": f'"{PASSWORD}"',
-        "masterauth": f'"{PASSWORD}"',
+        "masteruser": "waqiti_replication",
+        "masterauth": '"s3cret-redis_replication_password"',  # the replica's own password: plain text
     }
+
+
+def test_no_password_but_masterauth_is_in_the_file_in_plain_text():
+    conf = render_conf("127.0.0.1", 25501, 25601, Path("/s"), SECRETS, TLS)
+    for name in ("redis_password", "redis_admin_password", "redis_monitor_password"):
+        secret = getattr(SECRETS, name)
+        assert secret not in conf and f"#{password_hash(secret)}" in conf, name
+    assert "requirepass" not in conf  # the default user is an ACL user with a digest, not requirepass
 
 
 def test_quote_escapes_what_redis_would_misread():
@@ -68,10 +90,11 @@ def test_quote_escapes_what_redis_would_misread():
     assert quote("#not-a-comment") == '"#not-a-comment"'
 
 
-def test_render_conf_keeps_a_hostile_password_on_one_line():
-    conf = render_conf("127.0.0.1", 25501, 25601, Path("/s"), 'p"w\nsave ""')
-    assert len(conf.splitlines()) == len(directives(render_conf("127.0.0.1", 1, 2, Path("/s"), "x")))
-    assert 'requirepass "p\\"w\\x0asave \\"\\""' in conf.splitlines()
+def test_render_conf_keeps_a_hostile_masterauth_on_one_line():
+    hostile = dataclasses.replace(SECRETS, redis_replication_password='p"w\nsave ""')
+    conf = render_conf("127.0.0.1", 25501, 25601, Path("/s"), hostile, TLS)
+    assert len(conf.splitlines()) == len(render_conf("127.0.0.1", 1, 2, Path("/s"), SECRETS, TLS).splitlines())
+    assert 'masterauth "p\\"w\\x0asave \\"\\""' in conf.splitlines()
 
 
 # A master (25502) was killed: it is marked FAIL and its replica (25505) was promoted and now serves
@@ -149,5 +172,6 @@ def test_render_writes_private_configs(cluster, tmp_path):
         assert stat.S_IMODE(conf.stat().st_mode) == 0o600
         text = conf.read_text()
         assert f"port {address.rsplit(':', 1)[1]}\n" in text
-        assert 'requirepass "secret-redis_password"' in text
+        assert "masterauth \"secret-redis_replication_password\"" in text
+        assert "secret-redis_password" not in text  # the application's password only as its digest
     assert sorted(p.name for p in (tmp_path / "redis").iterdir()) == [str(p) for p in range(25501, 25507)]

@@ -65,6 +65,8 @@ def test_the_global_endpoint_names_only_the_active_region(tmp_path):
     assert f"bind 127.0.0.1:{s.ports.endpoint_rw}" in primary
     assert f"server us-west-2 127.0.0.1:{s.ports.haproxy_rw}" in primary
     assert all(f"127.0.0.1:{port}" in primary for port in s.ports.redis)
+    # Redis nodes speak TLS only: the seed's checks are TLS handshakes verified against the stack's CA
+    assert f"check-ssl verify required ca-file {tmp_path / 'tls' / 'ca.crt'}" in primary
     assert str(s.ports.dr_haproxy_rw) not in primary
     backup = render_director_cfg(s, b, "us-east-1")
     assert f"server us-east-1 127.0.0.1:{s.ports.dr_haproxy_rw}" in backup

@@ -51,6 +51,19 @@ class RedisStatus:
 
 
 @dataclass(frozen=True)
+class RedisClientSettings:
+    """How a client reaches the platform's Redis, beside the address and the password (which travels
+    separately, Topology.redis_password): over TLS with the servers' certificates verified against
+    `ca_file`, as the ACL user `username`. On Kubernetes: the Redis service's CA bundle (a mounted
+    Secret) and the application's ACL user."""
+
+    tls: bool
+    ca_file: str  # PEM bundle the server certificates are verified against; "" when not TLS
+    username: str  # the ACL user the application authenticates as ("default": password-only AUTH)
+    min_tls_version: str = "TLSv1.2"  # the lowest protocol the client offers
+
+
+@dataclass(frozen=True)
 class S3Status:
     endpoint: str
     bucket: str
@@ -245,6 +258,18 @@ class RepositoryEncryption:
 
 
 @dataclass(frozen=True)
+class RedisAclUser:
+    """One Redis ACL user as a node reports it (ACL GETUSER). Never its password: only how it is held."""
+
+    name: str
+    enabled: bool
+    password: str  # "sha-256" (digests only), "nopass" (any password logs in), "none" (no login)
+    keys: str  # key patterns, e.g. "~*"; "" for none
+    channels: str  # Pub/Sub channel patterns, e.g. "&*"; "" for none
+    commands: str  # e.g. "+@all -@dangerous"
+
+
+@dataclass(frozen=True)
 class BackupPolicyInForce:
     """The backup schedule and retention as the platform applies them (not as the spec says them)."""
 
@@ -346,6 +371,8 @@ class Topology(Protocol):
     # What clients are configured with for Redis: the seed they discover the cluster from (the global
     # name, which the failover automation re-points), not the nodes themselves.
     def redis_seed_nodes(self) -> list[str]: ...
+    # How the application's Redis client connects (TLS, CA, ACL user); the password is redis_password().
+    def redis_client_settings(self) -> RedisClientSettings: ...
 
 
 class NodeFaults(Protocol):
@@ -475,6 +502,10 @@ class Conformance(Protocol):
     def ha_config(self) -> dict[str, object]: ...  # the HA manager's cluster-wide settings (Patroni's /config)
     def redis_node_config(self, address: str, names: list[str]) -> dict[str, str | None]: ...  # CONFIG GET
     def redis_cluster_info(self) -> dict[str, str]: ...  # CLUSTER INFO of a node that answers
+    def redis_acl_users(self, address: str) -> list[RedisAclUser]: ...  # every ACL user of the node
+    # Whether `user` may run `command` on the node, asked without running it (ACL DRYRUN): "" when it may,
+    # else the server's refusal.
+    def redis_acl_dryrun(self, address: str, user: str, command: list[str]) -> str: ...
     def repository_encryption(self) -> RepositoryEncryption: ...
     def backup_policy(self) -> BackupPolicyInForce: ...
     def component_versions(self) -> dict[str, str]: ...  # component -> version, from servers or binaries

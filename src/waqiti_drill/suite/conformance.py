@@ -3,7 +3,7 @@
 Each reader returns {setting: actual} for the deployment feature to compare with its table. SQL goes
 through the endpoints every platform gives; everything else through the Platform's Conformance capability
 (platform/base.py), so the same feature reads a Kubernetes platform's own sources. Secrets are never
-returned: `requirepass` reads as "set".
+returned: `masterauth` reads as "set", an ACL user's password as how it is held ("sha-256").
 """
 
 from __future__ import annotations
@@ -90,13 +90,44 @@ def redis_cluster_info(platform: Platform) -> dict[str, str]:
                                           "cluster_known_nodes")}
 
 
-def redis_unauthenticated(platform: Platform, address: str) -> str:
-    """PING in plain RESP on a fresh connection, without a password: returns the server's refusal (a raw
-    socket, because redis-py 8 first sends HELLO and retries, which takes seconds); an answer raises."""
-    import socket
+def redis_acl(platform: Platform, address: str) -> dict[str, str]:
+    """The node's ACL users as `<user> <aspect>` settings (enabled, password, keys, channels, commands),
+    with `users` naming them all, so a user nobody asked for shows up too."""
+    users = platform.redis_acl_users(address)
+    found = {"users": " ".join(sorted(u.name for u in users))}
+    for u in users:
+        found.update({f"{u.name} enabled": "on" if u.enabled else "off", f"{u.name} password": u.password,
+                      f"{u.name} keys": u.keys or "none", f"{u.name} channels": u.channels or "none",
+                      f"{u.name} commands": u.commands})
+    return found
 
+
+def redis_app_user_may_run(platform: Platform, address: str, commands: list[str]) -> dict[str, str]:
+    """For each command line, "allowed" or "refused" for the application's ACL user (ACL DRYRUN: asked of
+    the node without running the command, so FLUSHALL is safe to ask about)."""
+    user = platform.redis_client_settings().username or "default"
+    found = {}
+    for line in commands:
+        refusal = platform.redis_acl_dryrun(address, user, line.split())
+        found[line] = "allowed" if not refusal else "refused"
+    return found
+
+
+def redis_unauthenticated(platform: Platform, address: str) -> str:
+    """PING in RESP on a fresh TLS connection (the server's certificate verified as clients do), without a
+    password: returns the server's refusal (a raw socket, because redis-py 8 first sends HELLO and
+    retries, which takes seconds); an answer raises."""
+    import socket
+    import ssl
+
+    settings = platform.redis_client_settings()
     host, port = address.rsplit(":", 1)
-    with socket.create_connection((host, int(port)), timeout=3) as sock:
+    with socket.create_connection((host, int(port)), timeout=3) as raw:
+        sock: socket.socket = raw
+        if settings.tls:
+            ctx = ssl.create_default_context(cafile=settings.ca_file or None)
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+            sock = ctx.wrap_socket(raw, server_hostname=host)
         sock.sendall(b"PING\r\n")
         reply = sock.recv(512).decode(errors="replace").strip()
     if reply.startswith("-NOAUTH"):

@@ -72,7 +72,7 @@ def _pg(targets: WorkloadTargets, password: str, timeout: float) -> psycopg.Conn
 def _redis(targets: WorkloadTargets, password: str, timeout: float) -> redis.RedisCluster:
     def ready() -> tuple[bool, str]:
         try:
-            client = redis_ops.connect_cluster(targets.redis_nodes, password)
+            client = redis_ops.connect_cluster(targets.redis_nodes, password, targets.redis_settings())
         except redis.RedisError as exc:
             return False, str(exc)
         try:

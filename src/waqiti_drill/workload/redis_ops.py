@@ -19,6 +19,9 @@ from redis.backoff import NoBackoff
 from redis.cluster import ClusterNode, RedisCluster, key_slot
 from redis.retry import Retry
 
+from waqiti_drill.platform.base import RedisClientSettings
+from waqiti_drill.platform.redis_client import redis_py_kwargs
+
 CHUNK = 10_000
 
 
@@ -26,8 +29,10 @@ def session_key(run_id: str, name: str) -> str:
     return f"wd:{run_id}:{name}"
 
 
-def connect_cluster(nodes: list[str], password: str, timeout: float = 2.0) -> RedisCluster:
-    """A cluster client from host:port startup nodes, with timeouts and no silent retries.
+def connect_cluster(nodes: list[str], password: str, settings: RedisClientSettings,
+                    timeout: float = 2.0) -> RedisCluster:
+    """A cluster client from host:port startup nodes, with timeouts and no silent retries; TLS and the
+    ACL user as the platform says (`settings`), the server certificate verified.
 
     The startup nodes stay what the client was configured with (dynamic_startup_nodes off): after an
     error the client re-reads the topology through them, so a seed that names the global endpoint
@@ -36,13 +41,13 @@ def connect_cluster(nodes: list[str], password: str, timeout: float = 2.0) -> Re
     startup = [ClusterNode(host, int(port)) for host, _, port in (n.rpartition(":") for n in nodes)]
     return RedisCluster(
         startup_nodes=startup,
-        password=password,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
         require_full_coverage=False,  # one shard down must not stop writes to the others
         dynamic_startup_nodes=False,
         decode_responses=True,
+        **redis_py_kwargs(settings, password),  # type: ignore[arg-type]
     )
 
 
@@ -50,9 +55,10 @@ class NotSent(Exception):
     """No cluster client could be made (no startup node answered): nothing was sent."""
 
 
-def connect_cluster_or_fail(nodes: list[str], password: str, timeout: float = 2.0) -> RedisCluster:
+def connect_cluster_or_fail(nodes: list[str], password: str, settings: RedisClientSettings,
+                            timeout: float = 2.0) -> RedisCluster:
     try:
-        return connect_cluster(nodes, password, timeout)
+        return connect_cluster(nodes, password, settings, timeout)
     except (redis.RedisError, redis.exceptions.RedisClusterException) as exc:
         raise NotSent(str(exc)) from exc
 

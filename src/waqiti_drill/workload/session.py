@@ -56,10 +56,13 @@ class LoadSession:
                 ledger.prepare_schema(conn, ACCOUNTS)
         # the seed clients are configured with (the global name where there is one), not the nodes: the client
         # discovers the nodes from it, and finds them again through it after the platform moved region
-        nodes = self.platform.redis_seed_nodes() if "redis" in self.spec.services else []
+        with_redis = "redis" in self.spec.services
+        nodes = self.platform.redis_seed_nodes() if with_redis else []
+        client = self.platform.redis_client_settings() if with_redis else None
         self.history_dir.mkdir(parents=True, exist_ok=True)
         return WorkloadTargets(run_id=self.run_id, history_dir=str(self.history_dir), rw_dsn=str(rw["conninfo"]),
-                               ro_dsn=str(ro["conninfo"]), redis_nodes=nodes, accounts=ACCOUNTS)
+                               ro_dsn=str(ro["conninfo"]), redis_nodes=nodes, redis_client=client,
+                               accounts=ACCOUNTS)
 
     def start(self) -> LoadSession:
         self.targets = self._prepare_targets()

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from waqiti_drill.config import Settings
-from waqiti_drill.platform.base import BackupPolicyInForce, RepositoryEncryption
+from waqiti_drill.platform.base import BackupPolicyInForce, RedisAclUser, RepositoryEncryption
 
 if TYPE_CHECKING:
     from waqiti_drill.platform.local.context import LocalContext
 
 SECRET_OPTIONS = frozenset({"repo1-cipher-pass", "repo1-s3-key", "repo1-s3-key-secret"})
-SECRET_REDIS_SETTINGS = frozenset({"requirepass", "masterauth"})
+SECRET_REDIS_SETTINGS = frozenset({"requirepass", "masterauth", "tls-key-file-pass", "tls-client-key-file-pass"})
 VERSION = re.compile(r"(\d+\.\d+(?:\.\d+)?)")
 
 
@@ -60,6 +60,23 @@ class LocalConformance:
             except Exception as exc:  # noqa: BLE001 - the next node may answer
                 last = exc
         raise OSError(f"no Redis node answered CLUSTER INFO (last error: {last})")
+
+    def redis_acl_users(self, address: str) -> list[RedisAclUser]:
+        """Every ACL user of the node (ACL USERS, then ACL GETUSER each), read as the admin user."""
+        from waqiti_drill.platform.local.redis_acl import describe_user
+        from waqiti_drill.platform.local.redis_cluster import RedisCluster
+
+        with RedisCluster(self.context()).client(address) as client:
+            names = sorted(str(n) for n in client.execute_command("ACL", "USERS"))
+            return [describe_user(n, client.execute_command("ACL", "GETUSER", n)) for n in names]
+
+    def redis_acl_dryrun(self, address: str, user: str, command: list[str]) -> str:
+        """ACL DRYRUN: the node says whether `user` may run `command`, without running it."""
+        from waqiti_drill.platform.local.redis_cluster import RedisCluster
+
+        with RedisCluster(self.context()).client(address) as client:
+            answer = str(client.execute_command("ACL", "DRYRUN", user, *command))
+        return "" if answer == "OK" else answer
 
     def repository_encryption(self) -> RepositoryEncryption:
         """Bucket default SSE, and for the repository's backup.info: its SSE header and whether its bytes are

@@ -23,6 +23,7 @@ from waqiti_drill.config import Settings
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
+from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.waiting import wait_until
 
 PROCESS = "endpoint"
@@ -31,7 +32,11 @@ HARD_STOP_AFTER = "3s"
 
 def render_director_cfg(settings: Settings, region: Settings | None, region_name: str) -> str:
     """HAProxy forwarding the global names to `region`'s HAProxy and Redis nodes (pure). With no region
-    (a planned failback's write pause) the names accept connections and close them at once."""
+    (a planned failback's write pause) the names accept connections and close them at once.
+
+    The Redis seed is TCP passthrough (the client's TLS session ends at the node, whose certificate it
+    verifies), and each node is checked with a TLS handshake verified against the stack's CA: a node
+    that only accepts TCP (frozen, or not speaking TLS) is taken out of the seed."""
     host, p = settings.host, settings.ports
     lines = [
         f"# The global endpoint, pointing at region {region_name}; written by waqiti-drill (director.py)",
@@ -58,7 +63,8 @@ def render_director_cfg(settings: Settings, region: Settings | None, region_name
         "listen waqiti-redis-seed",
         f"    bind {host}:{p.endpoint_redis}",
         "    balance first",
-        "    default-server check inter 1s fall 2 rise 1",
+        "    default-server check inter 1s fall 2 rise 1 check-ssl verify required "
+        f"ca-file {tls_files(settings.state_dir).ca_cert}",
     ]
     if region is None:
         lines.append("    tcp-request connection reject")

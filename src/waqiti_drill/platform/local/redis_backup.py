@@ -34,6 +34,7 @@ from waqiti_drill.platform.base import RedisBackupInfo, RedisRestoreInfo, RedisS
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary
 from waqiti_drill.platform.local.objectstore import ObjectStore
+from waqiti_drill.platform.local.redis_access import cli_args, cli_env
 from waqiti_drill.platform.local.redis_cluster import CLI_PACKAGE, PACKAGE, RedisCluster, parse_info
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
@@ -102,13 +103,14 @@ class RedisBackupJob:
         return info
 
     def _snapshot(self, address: str) -> bytes:
-        """`redis-cli --rdb` of one master, as the run user; the password in REDISCLI_AUTH only."""
+        """`redis-cli --rdb` of one master over TLS, as the run user and the admin ACL user (the stream is a
+        SYNC, which the replication user is not given); the password in REDISCLI_AUTH only."""
         host, _, port = address.rpartition(":")
         path = self.work / f"{port}.rdb"
         path.unlink(missing_ok=True)
         cli = find_binary("redis-cli", CLI_PACKAGE)
-        run_tool(self.redis_ctx.user, [cli, "-h", host, "-p", port, "--rdb", str(path)],
-                 f"redis-cli --rdb from {address}", env={"REDISCLI_AUTH": self.redis_ctx.secrets.redis_password},
+        run_tool(self.redis_ctx.user, [cli, *cli_args(self.redis_ctx), "-h", host, "-p", port, "--rdb", str(path)],
+                 f"redis-cli --rdb from {address}", env=cli_env(self.redis_ctx),
                  cwd=self.work, timeout=600)
         try:
             return path.read_bytes()

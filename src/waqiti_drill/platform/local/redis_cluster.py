@@ -2,8 +2,10 @@
 
 Each node runs with its cwd in <state>/redis/<port>: that is how the supervisor finds its whole
 process tree (the server and any BGSAVE / AOF-rewrite child) for kill, freeze and `drill down`.
-The password lives only in the mode-600 redis.conf, in REDISCLI_AUTH for redis-cli and in client
-objects, never in argv, where every local user can read it from /proc.
+Nodes speak TLS only and know four ACL users (redis_conf.py, redis_acl.py); the harness manages them
+as the admin user, over TLS (redis_access.py). Passwords live only in the mode-600 redis.conf (as
+SHA-256 digests, masterauth excepted), in REDISCLI_AUTH for redis-cli and in client objects, never in
+argv, where every local user can read them from /proc.
 """
 
 from __future__ import annotations
@@ -13,13 +15,13 @@ import time
 from pathlib import Path
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from waqiti_drill.errors import CommandFailed, InvalidConfig, StartupFailed, WaitTimeout
 from waqiti_drill.platform.base import RedisNode, RedisStatus
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
+from waqiti_drill.platform.local.redis_access import cli_args, cli_env, node_client
+from waqiti_drill.platform.local.redis_conf import render_conf
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.platform.redis_slots import TOTAL_SLOTS, open_slots, plan_move, slot_count
@@ -30,49 +32,6 @@ MASTERS = 3
 PAIRING_GRACE_SECONDS = 10.0
 PACKAGE = "the Debian package redis-server"
 CLI_PACKAGE = "the Debian package redis-tools"  # redis-cli lives there, not in redis-server
-
-
-def quote(value: str) -> str:
-    """Double-quote a config value the way redis' sdssplitargs reads it, so any password or path survives."""
-    out: list[str] = []
-    for ch in value:
-        if ch in '\\"':
-            out.append("\\" + ch)
-        elif ch.isascii() and ch.isprintable():
-            out.append(ch)
-        else:
-            out.extend(f"\\x{b:02x}" for b in ch.encode())
-    return '"' + "".join(out) + '"'
-
-
-def render_conf(host: str, port: int, bus_port: int, node_dir: Path, password: str) -> str:
-    """One node's redis.conf: the spec's persistence, memory and keepalive settings plus cluster mode.
-
-    `requirepass` replaces the default user's `nopass` with this password (nothing answers without
-    it) and `masterauth` lets a replica authenticate to whichever master it follows after a failover.
-    """
-    lines = [
-        f"bind {host}",
-        "protected-mode yes",
-        f"port {port}",
-        f"cluster-port {bus_port}",
-        "daemonize no",
-        'logfile ""',
-        f"dir {quote(str(node_dir))}",
-        "tcp-keepalive 300",
-        "timeout 0",
-        "cluster-enabled yes",
-        "cluster-config-file nodes.conf",
-        "cluster-node-timeout 5000",
-        "appendonly yes",
-        "appendfsync everysec",
-        "save 3600 1 300 100 60 10000",
-        "maxmemory 1gb",
-        "maxmemory-policy allkeys-lru",
-        f"requirepass {quote(password)}",
-        f"masterauth {quote(password)}",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def _entries(text: str) -> list[tuple[RedisNode, bool]]:
@@ -133,6 +92,10 @@ class RedisCluster:
     def addresses(self) -> list[str]:
         return [f"{self.ctx.host}:{port}" for port in self._bus]
 
+    def bus_port(self, address: str) -> int:
+        """The node's cluster-bus port (TLS, a client certificate of the stack's CA required)."""
+        return self._bus[self._port(address)]
+
     def _port(self, address: str) -> int:
         host, _, raw = address.rpartition(":")
         if host == self.ctx.host and raw.isdigit() and int(raw) in self._bus:
@@ -172,7 +135,7 @@ class RedisCluster:
         for address in self.addresses():
             port = self._port(address)
             node_dir = make_dir(self.ctx.user, self.node_dir(address))
-            conf = render_conf(self.ctx.host, port, self._bus[port], node_dir, self.ctx.secrets.redis_password)
+            conf = render_conf(self.ctx.host, port, self._bus[port], node_dir, self.ctx.secrets, self.ctx.tls)
             write_file(self.ctx.user, node_dir / "redis.conf", conf)
 
     def start(self) -> None:
@@ -282,13 +245,14 @@ class RedisCluster:
     def _create(self) -> None:
         """Join the six fresh nodes: redis-cli assigns slots, pairs replicas and waits for agreement."""
         cli = find_binary("redis-cli", CLI_PACKAGE)
-        argv = [cli, "--cluster", "create", *self.addresses(), "--cluster-replicas", "1", "--cluster-yes"]
+        argv = [cli, *cli_args(self.ctx), "--cluster", "create", *self.addresses(), "--cluster-replicas", "1",
+                "--cluster-yes"]
         make_dir(self.ctx.user, self.create_dir)
         run_tool(
             self.ctx.user,
             argv,
             "creating the Redis Cluster",
-            env={"REDISCLI_AUTH": self.ctx.secrets.redis_password},
+            env=cli_env(self.ctx),
             cwd=self.create_dir,  # so a harness crash's leftover creator can be found and stopped
         )
 
@@ -358,9 +322,9 @@ class RedisCluster:
         make_dir(self.ctx.user, self.reshard_dir)
         run_tool(
             self.ctx.user,
-            [cli, "--cluster", *args],
+            [cli, *cli_args(self.ctx), "--cluster", *args],
             what,
-            env={"REDISCLI_AUTH": self.ctx.secrets.redis_password},  # never the password in argv
+            env=cli_env(self.ctx),  # never the password in argv
             cwd=self.reshard_dir,  # so a killed harness's leftover can be found and stopped
             timeout=timeout * timeout_multiplier(),
         )
@@ -441,16 +405,8 @@ class RedisCluster:
         return fallback or RedisStatus(nodes=[], cluster_state="unreachable", slots_covered=0)
 
     def client(self, address: str, timeout: float = 2.0) -> redis.Redis:
-        """An authenticated client for one node, without redis-py's silent retries (drills measure outages)."""
-        return redis.Redis(
-            host=self.ctx.host,
-            port=self._port(address),
-            password=self.ctx.secrets.redis_password,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            decode_responses=True,
-            retry=Retry(NoBackoff(), 0),
-        )
+        """A client for one node as the harness's admin user, over TLS, without redis-py's silent retries."""
+        return node_client(self.ctx, self._port(address), timeout=timeout)
 
     def command(self, address: str, *args: str) -> str:
         with self.client(address) as r:

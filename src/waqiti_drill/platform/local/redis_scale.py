@@ -17,7 +17,9 @@ import redis
 
 from waqiti_drill.errors import CommandFailed
 from waqiti_drill.platform.local.context import LocalContext, find_binary, require_ports_free
-from waqiti_drill.platform.local.redis_cluster import PACKAGE, RedisCluster, parse_info, render_conf
+from waqiti_drill.platform.local.redis_access import node_client
+from waqiti_drill.platform.local.redis_cluster import PACKAGE, RedisCluster, parse_info
+from waqiti_drill.platform.local.redis_conf import render_conf
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
@@ -39,21 +41,21 @@ class RedisScaler:
         return self.ctx.state_dir / "redis" / str(port)
 
     def _client(self, port: int) -> redis.Redis:
-        return redis.Redis(host=self.ctx.host, port=port, password=self.ctx.secrets.redis_password,
-                           socket_timeout=2, socket_connect_timeout=2, decode_responses=True)
+        return node_client(self.ctx, port)
 
     def _node_id(self, port: int) -> str:
         with self._client(port) as r:
             return str(r.execute_command("CLUSTER", "MYID"))
 
     def _start(self, port: int, bus: int) -> None:
-        """A fresh node: a wiped directory, the same redis.conf as the six, started by the supervisor."""
+        """A fresh node: a wiped directory, the same redis.conf as the six (TLS only, the same ACL users),
+        started by the supervisor."""
         name = f"redis-{port}"
         require_ports_free(self.ctx.host, {name: port, f"{name} cluster bus": bus}, f"spare Redis node {port}")
         shutil.rmtree(self._dir(port), ignore_errors=True)
         node_dir = make_dir(self.ctx.user, self._dir(port))
         write_file(self.ctx.user, node_dir / "redis.conf",
-                   render_conf(self.ctx.host, port, bus, node_dir, self.ctx.secrets.redis_password))
+                   render_conf(self.ctx.host, port, bus, node_dir, self.ctx.secrets, self.ctx.tls))
         self.ctx.supervisor.start(ProcessSpec(name=name, argv=[find_binary("redis-server", PACKAGE),
                                                                str(node_dir / "redis.conf")], cwd=node_dir))
 

@@ -20,6 +20,7 @@ from waqiti_drill.platform.base import (
     PgMember,
     PlatformStatus,
     PostgresStatus,
+    RedisClientSettings,
     RedisNode,
     RedisStatus,
     RestoreInfo,
@@ -41,6 +42,7 @@ from waqiti_drill.platform.local.objectstore import ObjectStore
 from waqiti_drill.platform.local.patroni import PatroniCluster
 from waqiti_drill.platform.local.pgbackrest import BackupRepo, write_pgpass
 from waqiti_drill.platform.local.pgroles import ensure_app_role_and_database
+from waqiti_drill.platform.local.redis_access import client_settings
 from waqiti_drill.platform.local.redis_cluster import RedisCluster
 from waqiti_drill.platform.local.region import backup_addresses, backup_context, read_state
 from waqiti_drill.platform.local.regions import LocalRegions
@@ -315,6 +317,10 @@ class LocalPlatform(LocalFaults, LocalConformance, LocalMonitoring, LocalRegions
 
     def redis_password(self) -> str:
         return self.context().secrets.redis_password
+
+    def redis_client_settings(self) -> RedisClientSettings:
+        """TLS verified against the stack's CA, as the default ACL user (the application's)."""
+        return client_settings(self.context())
 
     def redis_seed_nodes(self) -> list[str]:
         """The global Redis name (director.py) when the backup region is set up, else the nodes themselves."""

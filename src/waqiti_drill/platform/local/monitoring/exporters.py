@@ -5,7 +5,8 @@ Pushgateway that backup jobs push their outcome to.
 How the exporters connect is decided in two functions only (`postgres_exporter_env`,
 `redis_exporter_env`), so a change of transport (issue 13 makes Redis TLS-only) is one edit there.
 Passwords are never in argv: the exporters read them from mode-600 files owned by the run user
-(DATA_SOURCE_PASS_FILE; REDIS_PASSWORD_FILE, a JSON map from address to password).
+(DATA_SOURCE_PASS_FILE; REDIS_PASSWORD_FILE, a JSON map from address to password). Each connects as a
+user that may only read: PostgreSQL's pg_monitor role, Redis's waqiti_monitor ACL user (redis_acl.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from waqiti_drill.platform.local.layout import MemberLocation, members
 from waqiti_drill.platform.local.monitoring.render import render_pg_queries
 from waqiti_drill.platform.local.monitoring.targets import redis_ports_watched
 from waqiti_drill.platform.local.pgroles import scram_verifier, superuser_connect
+from waqiti_drill.platform.local.redis_acl import MONITOR_USER, password
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 
@@ -69,16 +71,20 @@ def postgres_exporter_env(ctx: LocalContext, member: MemberLocation, files: Expo
 
 
 def redis_address(ctx: LocalContext, port: int) -> str:
-    return f"redis://{ctx.host}:{port}"  # issue 13 (TLS-only Redis): rediss:// and the CA below
+    return f"rediss://{ctx.host}:{port}"  # TLS only (redis_conf.py)
 
 
 def redis_exporter_env(ctx: LocalContext, port: int, files: ExporterFiles) -> dict[str, str]:
+    """rediss:// with the server's certificate verified against the stack's CA (Go checks the address
+    against the certificate's IP SANs), as the monitoring ACL user. No client certificate: the nodes do
+    not ask for one on the client port (tls-auth-clients no)."""
     return {
         "REDIS_ADDR": redis_address(ctx, port),
+        "REDIS_USER": MONITOR_USER,
         "REDIS_PASSWORD_FILE": str(files.redis_passwords),
+        "REDIS_EXPORTER_TLS_CA_CERT_FILE": str(ctx.tls.ca_cert),
         "REDIS_EXPORTER_CONNECTION_TIMEOUT": f"{CONNECT_TIMEOUT_SECONDS}s",
         "REDIS_EXPORTER_REDIS_ONLY_METRICS": "true",
-        # TLS-only Redis (issue 13): "REDIS_EXPORTER_TLS_CA_CERT_FILE": str(ctx.tls.ca_cert)
     }
 
 
@@ -88,7 +94,8 @@ def render_exporter_files(ctx: LocalContext, files: ExporterFiles) -> None:
     make_dir(user, files.base, 0o755)
     make_dir(user, files.secrets_dir, 0o700)
     write_file(user, files.pg_password, ctx.secrets.monitor_password + "\n", 0o600)
-    passwords = {redis_address(ctx, port): ctx.secrets.redis_password for port, _ in redis_ports_watched(ctx.settings)}
+    monitor = password(ctx.secrets, MONITOR_USER)
+    passwords = {redis_address(ctx, port): monitor for port, _ in redis_ports_watched(ctx.settings)}
     write_file(user, files.redis_passwords, json.dumps(passwords), 0o600)
     write_file(user, files.pg_queries, render_pg_queries(), 0o644)
 
