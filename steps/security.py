@@ -43,7 +43,7 @@ CIPHERTEXT = "the backup tool's own ciphertext"
 RESTRICTED = "waqiti_restricted.operator_notes"  # a table of the application database it was never granted
 # Administrative commands the application's Redis user must be refused. Each is harmless if it were allowed
 # (a check that flushed or shut the cluster down when the control is missing would break what it checks).
-REDIS_ADMIN_COMMANDS = (("CONFIG", "GET", "maxmemory"), ("KEYS", "wd:no-such-key:*"), ("DEBUG", "SLEEP", "0"),
+REDIS_ADMIN_COMMANDS = (("CONFIG", "GET", "maxmemory"), ("KEYS", "wd:no-such-key:*"), ("SLOWLOG", "GET", "1"),
                         ("ACL", "LIST"), ("CLIENT", "KILL", "ID", "0"), ("CLUSTER", "SETSLOT", "0", "STABLE"))
 
 

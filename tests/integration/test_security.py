@@ -114,3 +114,31 @@ def test_passwords_are_scram_and_the_check_fails_on_an_md5_role(stack, drill):
         assert failed == ["FAIL: role wd_weak: md5"]
     finally:
         _on_primary(stack, "DROP ROLE IF EXISTS wd_weak")
+
+
+def test_every_endpoint_is_tls_1_2_only_and_the_check_fails_when_a_redis_node_allows_tls_1_1(stack, drill):
+    from waqiti_drill.platform.local.redis_cluster import RedisCluster
+
+    steps.no_plaintext(drill)
+    steps.tls_versions(drill)
+    steps.client_certificates(drill)
+    seen = drill.controls[-2].findings
+    for name in ("postgres pg1 ", "patroni pg1 ", "etcd ", "s3 ", "redis bus "):
+        assert any(f.startswith(f"ok: {name}") for f in seen), (name, seen)
+    assert len(seen) >= 25 and all("TLS 1.2 TLSv1.2" in f for f in seen), seen
+    platform = stack.platform()
+    redis = RedisCluster(platform.context())
+    node = redis.addresses()[0]
+    redis.command(node, "CONFIG", "SET", "tls-protocols", "TLSv1.1 TLSv1.2 TLSv1.3")
+    redis.command(node, "CONFIG", "SET", "tls-ciphers", "DEFAULT:@SECLEVEL=0")
+    try:
+        failed = _fails(steps.tls_versions, drill)
+        # the node itself, its cluster bus and the global Redis name (whose seed it is) now complete TLS 1.1
+        assert any(f.startswith(f"FAIL: redis {node} ") and "TLS 1.1 TLSv1.1" in f for f in failed), failed
+        bus = f"redis bus 127.0.0.1:{redis.bus_port(node)}"
+        assert all(f.startswith((f"FAIL: redis {node} ", f"FAIL: {bus} ", "FAIL: redis (global endpoint)"))
+                   for f in failed), failed
+    finally:
+        redis.command(node, "CONFIG", "SET", "tls-protocols", "TLSv1.2 TLSv1.3")
+        redis.command(node, "CONFIG", "SET", "tls-ciphers", "DEFAULT")
+    steps.tls_versions(drill)
