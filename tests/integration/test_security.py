@@ -134,9 +134,9 @@ def test_every_endpoint_is_tls_1_2_only_and_the_check_fails_when_a_redis_node_al
     try:
         failed = _fails(steps.tls_versions, drill)
         # the node itself, its cluster bus and the global Redis name (whose seed it is) now complete TLS 1.1
-        assert any(f.startswith(f"FAIL: redis {node} ") and "TLS 1.1 TLSv1.1" in f for f in failed), failed
-        bus = f"redis bus 127.0.0.1:{redis.bus_port(node)}"
-        assert all(f.startswith((f"FAIL: redis {node} ", f"FAIL: {bus} ", "FAIL: redis (global endpoint)"))
+        assert any(f.startswith(f"FAIL: redis node {node}:") and "TLS 1.1 TLSv1.1" in f for f in failed), failed
+        bus = f"redis bus 127.0.0.1:{redis.bus_port(node)}:"
+        assert all(f.startswith((f"FAIL: redis node {node}:", f"FAIL: {bus}", "FAIL: redis (global endpoint)"))
                    for f in failed), failed
     finally:
         redis.command(node, "CONFIG", "SET", "tls-protocols", "TLSv1.2 TLSv1.3")

@@ -64,9 +64,9 @@ class LocalSecurity:
             out.append(SecuredEndpoint(f"postgres {m.name}", m.host, m.port, "postgres", False))
             out.append(SecuredEndpoint(f"patroni {m.name}", m.host, m.rest_port, "http", self._mtls()))
         redis = RedisCluster(ctx)
-        out += [SecuredEndpoint(f"redis {a}", *_split(a), "redis", False) for a in redis.addresses()]
+        out += [SecuredEndpoint("redis node", *_split(a), "redis", False) for a in redis.addresses()]
         # The cluster bus has no password: a node must present a certificate of the stack's CA to join it.
-        out += [SecuredEndpoint(f"redis bus {host}:{bus}", host, bus, "redis", True)
+        out += [SecuredEndpoint("redis bus", host, bus, "redis", True)
                 for a in redis.addresses() for host, bus in [(_split(a)[0], redis.bus_port(a))]]
         out.append(SecuredEndpoint("etcd", host, p.etcd_client, "http", self._mtls()))
         if ctx.dcs_host != host:
