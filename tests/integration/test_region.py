@@ -229,4 +229,6 @@ def _files(directory, pattern: str) -> list:  # noqa: ANN001
 
 
 def _epoch(iso: str) -> float:
-    return time.mktime(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+    from waqiti_drill.timefmt import parse_utc
+
+    return parse_utc(iso)

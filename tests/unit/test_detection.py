@@ -133,3 +133,18 @@ def test_a_corrupt_fault_record_is_one_line_naming_file_and_line(tmp_path: Path)
         conditions_from_faults(tmp_path)
     message = str(err.value)
     assert "\n" not in message and message.startswith(f"{tmp_path / 'faults.jsonl'}:2: not valid JSON")
+
+
+def test_an_alert_the_drill_s_own_probes_may_raise_is_explained_but_never_judged():
+    rule = RULES["PostgresFailedLogins"]
+    own = Condition("PostgresFailedLogins", {}, "plain-text startups of the TLS probe", T0, T0 + 1, required=False)
+    quiet = detection.measure(own, rule, IV, [], [], T0 + 100)
+    fired_late = detection.measure(own, rule, IV, samples("PostgresFailedLogins", [], [30]),
+                                   [told("PostgresFailedLogins", "firing", 31)], T0 + 100)
+    assert quiet.verdict == fired_late.verdict == "not expected"
+    assert "not judged" in quiet.note and "fired 30.0s after" in fired_late.note
+    assert detection.failed([quiet, fired_late]) == []
+    required = Condition("PostgresFailedLogins", {}, "8 refused logins", T0, T0 + 90)
+    assert detection.measure(required, rule, IV, samples("PostgresFailedLogins", [], [30]),
+                             [told("PostgresFailedLogins", "firing", 31)], T0 + 100).verdict == "late"
+    assert detection.false_positives(samples("PostgresFailedLogins", [], [30]), RULES, own.at, set()) == []

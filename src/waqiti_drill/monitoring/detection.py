@@ -44,6 +44,9 @@ class Condition:
     at: float  # epoch s: when it began
     ended: float | None = None  # epoch s: when it was undone; None while it stands
     lead_seconds: float | None = None  # None: LEAD_SECONDS for the alert, else 0
+    # False: the drill's own probing may raise the alert (the security drill's refused logins), so what fires
+    # after it is explained, not a false positive; but it is never judged (it need not fire, nor in time).
+    required: bool = True
 
 
 def identity(name: str, labels: dict[str, str]) -> str:
@@ -126,7 +129,11 @@ def measure(cond: Condition, rule: AlertRule, iv: Intervals, samples: list[Alert
     if verdict == "not notified" and not expected:
         verdict = "not expected"  # it fired and resolved again before Alertmanager's group_wait was over
     note = ""
-    if verdict == "not expected":
+    if not cond.required:
+        verdict = "not expected"
+        note = ("the drill's own probes may raise it; not judged"
+                + (f"; it fired {seen.firing - cond.at:.1f}s after they began" if seen.firing is not None else ""))
+    elif verdict == "not expected":
         note = (f"the condition stood {held:.1f}s, less than the {budget:g}s budget"
                 + (f"; pending {seen.pending - cond.at:.1f}s after it began" if seen.pending is not None else ""))
     elif seen.firing is not None and held < lead + rule.for_seconds:

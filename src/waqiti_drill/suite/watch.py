@@ -58,18 +58,19 @@ class MonitoringWatch:
         self.started = time.time()
 
     def add(self, alert: str, labels: dict[str, str], what: str, at: float | None = None,
-            lead_seconds: float | None = None) -> Condition:
-        """A condition a step induced (the fault records cover the rest); it must name a rule that exists."""
+            lead_seconds: float | None = None, required: bool = True) -> Condition:
+        """A condition a step induced (the fault records cover the rest); it must name a rule that exists.
+        `required=False`: the step's probing may raise the alert (explained, never judged)."""
         if self.rules and alert not in self.rules:
             raise InvalidConfig(f"alert {alert} is not in {self.settings.monitoring.rules_path}")
-        condition = Condition(alert, labels, what, time.time() if at is None else at, None, lead_seconds)
+        condition = Condition(alert, labels, what, time.time() if at is None else at, None, lead_seconds, required)
         self.added.append(condition)
         return condition
 
     def end(self, alert: str, at: float | None = None) -> None:
         """The added conditions of `alert` that still stand are over (e.g. a backup succeeded again)."""
         when = time.time() if at is None else at
-        self.added = [Condition(c.alert, c.labels, c.what, c.at, when, c.lead_seconds)
+        self.added = [Condition(c.alert, c.labels, c.what, c.at, when, c.lead_seconds, c.required)
                       if c.alert == alert and c.ended is None else c for c in self.added]
 
     def conditions(self) -> tuple[list[Condition], list[str]]:

@@ -51,9 +51,12 @@ def render_haproxy_cfg(settings: Settings, pg_members: list[MemberLocation]) -> 
             "    balance roundrobin",
             f"    option httpchk GET {check}",
             "    http-check expect status 200",
-            # A member is out after 3 failed checks (a dead one in ~3 s; a frozen one, whose checks time out
-            # after 2 s each, in ~6 s) and back after one good check.
-            "    default-server inter 1s fastinter 500ms downinter 500ms fall 3 rise 1"
+            # A member is out after 3 failed checks (a dead one, refusing connections, in 1-3 s; a frozen one
+            # in ~7 s) and back after one good check. A check's connect phase, which with check-ssl includes
+            # the TLS handshake, is bounded by min(timeout connect, inter): with inter 1s a frozen member's
+            # handshakes timed out after 1 s each and a 5 s freeze (shorter than any failover) had its
+            # sessions cut at 4.8 s, measured; inter 2s keeps a freeze shorter than ~6 s from being cut.
+            "    default-server inter 2s fastinter 500ms downinter 500ms fall 3 rise 1"
             f" on-marked-down shutdown-sessions {check_tls(settings)}",
         ]
         lines += [f"    server {m.name} {m.host}:{m.port} check port {m.rest_port}" for m in pg_members]
