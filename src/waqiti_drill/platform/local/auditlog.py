@@ -46,6 +46,20 @@ def _backwards(path: Path) -> Iterator[str]:
                     yield raw.decode("utf-8", "replace")
 
 
+def newest_starting(log_dir: Path, prefix: str, max_lines: int = 200_000) -> str:
+    """The newest line of the member's logs that starts with `prefix` ('' when none in the last `max_lines`
+    of the newest file): what a tool run by the server (archive_command) printed on its stderr."""
+    files = sorted(log_dir.glob(LOG_GLOB), key=lambda p: p.stat().st_mtime if p.exists() else 0.0)
+    if not files:
+        return ""
+    for n, line in enumerate(_backwards(files[-1])):
+        if line.startswith(prefix):
+            return line
+        if n >= max_lines:
+            break
+    return ""
+
+
 def lines_since(log_dir: Path, since: float) -> list[str]:
     """Every log line written at or after `since` (epoch), oldest first, from every log file of the member.
 

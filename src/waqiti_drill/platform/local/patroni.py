@@ -8,6 +8,8 @@ rendered by patroniconf.py; the harness talks to the REST API over mutual TLS (t
 from __future__ import annotations
 
 import base64
+import os
+import signal
 import sys
 import urllib.error
 from collections.abc import Callable
@@ -90,7 +92,11 @@ class PatroniCluster:
 
     def start_member(self, member: MemberLocation) -> None:
         sup = self.ctx.supervisor
-        if sup.pid_of(process_name(member)):
+        running = sup.pid_of(process_name(member))
+        if running:
+            # `drill up` on a running stack has just rewritten patroni.yml: SIGHUP is Patroni's reload, which
+            # applies changed PostgreSQL parameters (archive_command, pgaudit...) and is a no-op otherwise
+            os.kill(running, signal.SIGHUP)
             return
         # An orphaned postmaster of ours may still hold the port. A member's own namespace holds only ours.
         if member.netns is None and not sup.pids_under(member.base):

@@ -20,10 +20,12 @@ from typing import cast
 from waqiti_drill.config import Settings
 from waqiti_drill.errors import CommandFailed, InvalidConfig, StateDirError
 from waqiti_drill.platform.base import BackupInfo, BackupType
+from waqiti_drill.platform.local.auditlog import newest_starting
 from waqiti_drill.platform.local.commands import run_tool
 from waqiti_drill.platform.local.context import LocalContext, find_binary
 from waqiti_drill.platform.local.layout import MemberLocation, pgpass_path
 from waqiti_drill.platform.local.netplan import S3_HOST_NAME, plan_network
+from waqiti_drill.platform.local.pgroles import superuser_connect
 from waqiti_drill.platform.local.runas import make_dir, write_file
 from waqiti_drill.platform.local.tls import tls_files
 from waqiti_drill.secrets import Secrets
@@ -95,6 +97,50 @@ def render_config(settings: Settings, secrets: Secrets, member: MemberLocation, 
     lines += ["", f"[{b.stanza}]"]
     lines += [f"{k}={_value(k, v)}" for k, v in stanza.items()]
     return "\n".join(lines) + "\n"
+
+
+# pgBackRest's "WAL file already exists in the repository with a different checksum"
+ARCHIVE_DUPLICATE_EXIT = 45
+
+ARCHIVE_SCRIPT = """#!/bin/sh
+# archive_command of every member: {binary} archive-push, written by waqiti-drill, do not edit.
+#
+# One refusal of pgBackRest's is passed, because it loses nothing and would otherwise stop archiving for
+# good. A replica streaming the last segment of a timeline when that timeline ends (a failover) keeps its
+# partial copy under the segment's full name, without archive status. When that member is primary later,
+# a checkpoint finds the file, marks it ready, and PostgreSQL archives it; pgBackRest refuses it (045)
+# because the primary of that timeline archived the whole segment already. Every later segment then waits
+# behind it, so backups and PITR stop. The rule: a segment of a timeline older than this server's newest
+# timeline history, whose name is already in the repository, counts as archived (the repository keeps the
+# copy of the primary that wrote it; recovery along the newer timeline reads it only up to the switch,
+# where both copies agree). The server's own timeline is never passed: a clash there stays an error.
+# Usage: archive-push.sh WAL_PATH PGBACKREST_OPTION...
+wal=$1
+shift
+{binary} "$@" archive-push "$wal"
+rc=$?
+[ "$rc" -eq {duplicate} ] || exit "$rc"
+name=$(basename "$wal")
+printf '%s' "$name" | grep -Eq '^[0-9A-F]{{24}}$' || exit "$rc"
+newest=$(ls "$(dirname "$wal")" | grep -E '^[0-9A-F]{{8}}[.]history$' | sort | tail -n 1 | cut -c1-8)
+[ -n "$newest" ] || exit "$rc"
+timeline=$(printf '%s' "$name" | cut -c1-8)
+if [ $((0x$timeline)) -lt $((0x$newest)) ]; then
+    echo "WARN: WAL file '$name' of superseded timeline $timeline (this server has $newest) is already in" \\
+        "the repository with other content, as the primary of that timeline archived it: counted as archived" >&2
+    exit 0
+fi
+exit "$rc"
+"""
+
+
+def archive_script_path(settings: Settings) -> Path:
+    return repo_dir(settings) / "archive-push.sh"
+
+
+def render_archive_script(binary: str) -> str:
+    """The archive_command wrapper (pure)."""
+    return ARCHIVE_SCRIPT.format(binary=shlex.quote(binary), duplicate=ARCHIVE_DUPLICATE_EXIT)
 
 
 def uses_repo2(settings: Settings) -> bool:
@@ -270,7 +316,11 @@ class BackupRepo:
         return f"{shlex.quote(self.binary)} --config={conf} --stanza={self.stanza} {verb}"
 
     def archive_command(self, member: MemberLocation) -> str:
-        return self._command(member, "archive-push %p")
+        """pgBackRest's archive-push, through the wrapper that passes one refusal that loses nothing
+        (see ARCHIVE_SCRIPT)."""
+        conf = shlex.quote(str(self.config_path(member))).replace("%", "%%")
+        script = shlex.quote(str(archive_script_path(self.ctx.settings))).replace("%", "%%")
+        return f"{script} %p --config={conf} --stanza={self.stanza}"
 
     def render(self, members: list[MemberLocation]) -> None:
         """Write every member's config, the directories pgBackRest needs, and the schedule crontab."""
@@ -282,6 +332,7 @@ class BackupRepo:
             make_dir(user, self.dir / "spool" / m.name, 0o700)
             text = render_config(self.ctx.settings, self.ctx.secrets, m, process_max)
             write_file(user, self.config_path(m), text, 0o600)
+        write_file(user, archive_script_path(self.ctx.settings), render_archive_script(self.binary), 0o755)
         crontab = render_crontab(self.ctx.settings, members, self.binary, self.ctx.user.name)
         write_file(user, self.dir / "schedule.crontab", crontab, 0o644)
 
@@ -308,8 +359,31 @@ class BackupRepo:
         self._run(self.config_path(primary), ["stanza-create"], "pgbackrest stanza-create")
 
     def check(self, primary: MemberLocation) -> None:
-        """Switch WAL on the primary and wait for the segment to reach the repository."""
-        self._run(self.config_path(primary), ["check"], "pgbackrest check")
+        """Switch WAL on the primary and wait for the segment to reach the repository. pgBackRest's own
+        failure (an archive timeout) does not say why the segment never arrived; PostgreSQL's archiver
+        does, so a failure carries what pg_stat_archiver and the newest archive-push error say."""
+        try:
+            self._run(self.config_path(primary), ["check"], "pgbackrest check")
+        except CommandFailed as e:
+            raise CommandFailed(f"{e}; {self.archiver_state(primary)}") from e
+
+    def archiver_state(self, primary: MemberLocation) -> str:
+        """One line: the primary's archiver counters and the last archive-push ERROR in its log."""
+        try:
+            with superuser_connect(self.ctx, primary) as conn:
+                row = conn.execute(
+                    "SELECT archived_count, last_archived_wal, failed_count, last_failed_wal, last_failed_time"
+                    " FROM pg_stat_archiver").fetchone()
+        except Exception as e:  # noqa: BLE001 - a diagnosis must not hide the failure it explains
+            return f"pg_stat_archiver on {primary.name} unreadable: {str(e).strip().splitlines()[0]}"
+        archived, last, failed, last_failed, failed_at = row if row else (0, None, 0, None, None)
+        text = f"archiver on {primary.name}: {archived} archived (last {last or '-'}), {failed} failed"
+        if failed:
+            text += f" (last {last_failed} at {failed_at:%H:%M:%S})"
+        # archive-push's console output (warn and error) lands in the server's log, e.g. "ERROR: [045]: WAL
+        # file '00000005.history' already exists in the repo1 archive with a different checksum"
+        error = newest_starting(self.ctx.state_dir / "logs" / primary.name, "ERROR: [") if failed else ""
+        return text + (f"; the newest archive-push error: {error[:300]}" if error else "")
 
     def backup(self, kind: BackupType, primary: MemberLocation, timeout: float = 3600.0) -> BackupInfo:
         """Take a full/incr/diff backup from `primary`; returns the new set."""
