@@ -96,8 +96,11 @@ class PatroniCluster:
         if running:
             # `drill up` on a running stack has just rewritten patroni.yml: SIGHUP is Patroni's reload, which
             # applies changed PostgreSQL parameters (archive_command, pgaudit...) and is a no-op otherwise
-            os.kill(running, signal.SIGHUP)
-            return
+            try:
+                os.kill(running, signal.SIGHUP)
+                return
+            except ProcessLookupError:
+                pass  # it exited just now: started below
         # An orphaned postmaster of ours may still hold the port. A member's own namespace holds only ours.
         if member.netns is None and not sup.pids_under(member.base):
             require_ports_free(member.host, self.ports(member), f"member {member.name}")

@@ -375,11 +375,12 @@ class BackupRepo:
                     "SELECT archived_count, last_archived_wal, failed_count, last_failed_wal, last_failed_time"
                     " FROM pg_stat_archiver").fetchone()
         except Exception as e:  # noqa: BLE001 - a diagnosis must not hide the failure it explains
-            return f"pg_stat_archiver on {primary.name} unreadable: {str(e).strip().splitlines()[0]}"
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            return f"pg_stat_archiver on {primary.name} unreadable: {first}"
         archived, last, failed, last_failed, failed_at = row if row else (0, None, 0, None, None)
         text = f"archiver on {primary.name}: {archived} archived (last {last or '-'}), {failed} failed"
         if failed:
-            text += f" (last {last_failed} at {failed_at:%H:%M:%S})"
+            text += f" (last {last_failed}{f' at {failed_at:%H:%M:%S}' if failed_at else ''})"
         # archive-push's console output (warn and error) lands in the server's log, e.g. "ERROR: [045]: WAL
         # file '00000005.history' already exists in the repo1 archive with a different checksum"
         error = newest_starting(self.ctx.state_dir / "logs" / primary.name, "ERROR: [") if failed else ""
