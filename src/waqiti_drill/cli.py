@@ -7,7 +7,9 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -415,6 +417,10 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN and threading.current_thread() is threading.main_thread():
+        # Started in the background by a non-interactive shell (nohup, a CI runner), SIGINT arrives ignored
+        # and Python keeps it so: `kill -INT` would then do nothing, where it is the drill's "stop and heal"
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     argv = list(sys.argv[1:] if argv is None else argv)
     passed_on: list[str] = []
     if "--" in argv:  # `drill run ... -- PYTEST OPTIONS`: what follows goes to pytest untouched
