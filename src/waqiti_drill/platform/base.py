@@ -519,6 +519,8 @@ class Monitoring(Protocol):
     def active_alerts(self) -> list[ActiveAlert]: ...
     def alert_samples(self, since: float, until: float) -> list[AlertSample]: ...  # the ALERTS series, raw
     def alert_notifications(self, since: float) -> list[AlertNotification]: ...  # received at or after `since`
+    # Refused logins per member over the failed-login alert's window, as the monitoring has them now
+    def refused_logins_in_window(self) -> dict[str, float]: ...
 
 
 class MonitoringFaults(Protocol):

@@ -35,6 +35,9 @@ class LocalMonitoring(LocalMonitoringFaults):
     def alert_notifications(self, since: float) -> list[AlertNotification]:
         return self._monitoring().notifications(since)
 
+    def refused_logins_in_window(self) -> dict[str, float]:
+        return self._monitoring().refused_logins_in_window()
+
     def _monitoring_view(self) -> tuple[MonitoringStatus | None, list[str]]:
         """For `drill status`: the status, and one problem line per part or target that does not answer."""
         stack = self._monitoring()

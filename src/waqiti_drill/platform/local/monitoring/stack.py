@@ -36,6 +36,8 @@ from waqiti_drill.platform.local.monitoring.servers import (
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
 
+AUTH_FAILURES_METRIC = "waqiti_postgres_auth_failures_total"  # the logwatch counter
+
 
 class MonitoringStack:
     def __init__(self, ctx: LocalContext) -> None:
@@ -168,6 +170,11 @@ class MonitoringStack:
 
     def active_alerts(self) -> list[ActiveAlert]:
         return self.prometheus.alerts()
+
+    def refused_logins_in_window(self) -> dict[str, float]:
+        """PostgresFailedLogins's own expression without its threshold, per member (absent: none counted)."""
+        expr = f'sum by (member) (increase({AUTH_FAILURES_METRIC}{{job="logwatch"}}[1m]))'
+        return {r["metric"].get("member", ""): float(r["value"][1]) for r in self.prometheus.query(expr)}
 
     def alert_samples(self, since: float, until: float) -> list[AlertSample]:
         return self.prometheus.alert_samples(since, until)
