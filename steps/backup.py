@@ -3,6 +3,7 @@ history (which transfers the clients saw acknowledged, and when) rather than by 
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -51,6 +52,11 @@ TAKEN = r"an? (?P<kind>full|incremental|differential) backup is taken"
 @given(parsers.re(TAKEN), target_fixture="backup")
 @when(parsers.re(TAKEN), target_fixture="backup")
 def backup_taken(drill: ScenarioDrill, kind: str) -> BackupInfo:
+    # pgBackRest times a backup's start in whole seconds (rounded down): started in the second the load's
+    # first writes were acknowledged, none of them reads as acknowledged "before the backup began". The
+    # backup starts in the next second, so every write acknowledged before this step is before it.
+    now = time.time()
+    time.sleep(math.floor(now) + 1.0 - now)
     started = time.monotonic()
     info = drill.platform.backup({"incremental": "incr", "differential": "diff"}.get(kind, kind))  # type: ignore[arg-type]
     drill.measurements[f"{kind}_backup_seconds"] = round(time.monotonic() - started, 3)
