@@ -134,6 +134,11 @@ exit "$rc"
 """
 
 
+def _server_arg(path: Path) -> str:
+    """A path in a command PostgreSQL runs through the shell after expanding %-escapes: quoted, '%' doubled."""
+    return shlex.quote(str(path)).replace("%", "%%")
+
+
 def archive_script_path(settings: Settings) -> Path:
     return repo_dir(settings) / "archive-push.sh"
 
@@ -311,15 +316,13 @@ class BackupRepo:
         return config_path(self.ctx.settings, member.name)
 
     def _command(self, member: MemberLocation, verb: str) -> str:
-        # PostgreSQL runs these through the shell and expands %-escapes: quote paths and double any '%'
-        conf = shlex.quote(str(self.config_path(member))).replace("%", "%%")
+        conf = _server_arg(self.config_path(member))
         return f"{shlex.quote(self.binary)} --config={conf} --stanza={self.stanza} {verb}"
 
     def archive_command(self, member: MemberLocation) -> str:
         """pgBackRest's archive-push, through the wrapper that passes one refusal that loses nothing
         (see ARCHIVE_SCRIPT)."""
-        conf = shlex.quote(str(self.config_path(member))).replace("%", "%%")
-        script = shlex.quote(str(archive_script_path(self.ctx.settings))).replace("%", "%%")
+        script, conf = _server_arg(archive_script_path(self.ctx.settings)), _server_arg(self.config_path(member))
         return f"{script} %p --config={conf} --stanza={self.stanza}"
 
     def render(self, members: list[MemberLocation]) -> None:

@@ -29,6 +29,7 @@ PATTERNS = {
     "password": "FATAL:  password authentication failed for user",
     "hba": "FATAL:  no pg_hba.conf entry for",
 }
+METRIC = "waqiti_postgres_auth_failures_total"
 POLL_SECONDS = 0.5
 
 
@@ -70,11 +71,10 @@ class Counter:
                         self.counts[(member, reason)] += 1
 
     def exposition(self) -> bytes:
-        lines = ["# HELP waqiti_postgres_auth_failures_total Failed PostgreSQL logins, from the server logs",
-                 "# TYPE waqiti_postgres_auth_failures_total counter"]
+        lines = [f"# HELP {METRIC} Failed PostgreSQL logins, from the server logs", f"# TYPE {METRIC} counter"]
         with self.lock:
             for (member, reason), n in sorted(self.counts.items()):
-                lines.append(f'waqiti_postgres_auth_failures_total{{member="{member}",reason="{reason}"}} {n}')
+                lines.append(f'{METRIC}{{member="{member}",reason="{reason}"}} {n}')
         return ("\n".join(lines) + "\n").encode()
 
 

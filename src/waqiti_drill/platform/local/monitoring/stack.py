@@ -16,6 +16,7 @@ from waqiti_drill.monitoring.rules import check_rules
 from waqiti_drill.platform.base import ActiveAlert, AlertNotification, AlertSample, MonitoringStatus
 from waqiti_drill.platform.local.context import LocalContext, require_ports_free
 from waqiti_drill.platform.local.layout import MemberLocation
+from waqiti_drill.platform.local.monitoring import logwatch
 from waqiti_drill.platform.local.monitoring.api import AlertmanagerApi, PrometheusApi
 from waqiti_drill.platform.local.monitoring.exporters import (
     PG_EXPORTER_PREFIX,
@@ -35,8 +36,6 @@ from waqiti_drill.platform.local.monitoring.servers import (
 )
 from waqiti_drill.platform.local.supervisor import ProcessSpec
 from waqiti_drill.waiting import wait_until
-
-AUTH_FAILURES_METRIC = "waqiti_postgres_auth_failures_total"  # the logwatch counter
 
 
 class MonitoringStack:
@@ -173,7 +172,7 @@ class MonitoringStack:
 
     def refused_logins_in_window(self) -> dict[str, float]:
         """PostgresFailedLogins's own expression without its threshold, per member (absent: none counted)."""
-        expr = f'sum by (member) (increase({AUTH_FAILURES_METRIC}{{job="logwatch"}}[1m]))'
+        expr = f'sum by (member) (increase({logwatch.METRIC}{{job="logwatch"}}[1m]))'
         return {r["metric"].get("member", ""): float(r["value"][1]) for r in self.prometheus.query(expr)}
 
     def alert_samples(self, since: float, until: float) -> list[AlertSample]:
