@@ -65,6 +65,6 @@ Feature: Backups, restores and point-in-time recovery
   @object_store_outage @destructive @slow
   Scenario: A backup attempted while the object store is down fails loudly and is reported
     When the object store is stopped
-    Then an incremental backup attempted for 60 seconds fails loudly
+    Then an incremental backup attempted for 15 seconds fails loudly
     And after the heal an incremental backup succeeds again
     And the platform is healthy again

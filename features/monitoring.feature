@@ -36,37 +36,34 @@ Feature: Monitoring detects each critical failure within its alert's window
     Then the alert "PostgresReplicationLag" resolves within 60 seconds
     And no acknowledged write is lost
 
-  @disk_space @spec_alert @destructive @slow
-  Scenario: A member's disk filled past 85 % and held is detected within the disk window
+  # The spec's two five-minute windows are held at once, on two members, so they cost one window of wall time
+  # instead of two (@quarterly's 30-minute goal): neither condition raises the other's alert (the replica's
+  # filesystem is not the primary's, and the held connections are the primary's), and each alert is judged on
+  # its own condition's instant against its own budget, resolves on its own, and must fire on its own member.
+  @disk_space @connection_pool @spec_alert @destructive @slow
+  Scenario: A replica's disk filled past 85 % and the primary's connections held near max_connections, at once, are each detected within its window
     When the replica's disk is filled to 90 %
+    And client connections are held on the primary up to 95 % of those open to clients
     Then the alert "PostgresDiskSpace" is notified within its budget
+    And the alert "PostgresConnectionPoolExhaustion" is notified within its budget
+    And a write through the read-write endpoint still succeeds
     When the drill heals the platform
     Then the alert "PostgresDiskSpace" resolves within 60 seconds
+    And the alert "PostgresConnectionPoolExhaustion" resolves within 60 seconds
 
-  @backup_failure @object_store_outage @spec_alert @destructive
-  Scenario: A backup that fails is detected at once
+  # One outage of the object store raises both of its alerts, as it would in production: the backup job fails at
+  # once, and the WAL segment closed before it waits to be archived. Each is judged from its own instant.
+  @backup_failure @wal_archiving @object_store_outage @spec_alert @destructive @slow
+  Scenario: The object store down fails a backup, detected at once, and WAL archiving, detected within its window
     When the object store is stopped
+    And a WAL segment is closed on the primary
     And an incremental backup attempted for 10 seconds fails
     Then the alert "BackupFailed" is notified within its budget
+    And the alert "PostgresWalArchivingFailing" is notified within its budget
     When the drill heals the platform
     And an incremental backup succeeds
     Then the alert "BackupFailed" resolves within 60 seconds
-
-  @connection_pool @spec_alert @destructive @slow
-  Scenario: Client connections held near max_connections are detected within the pool window
-    When client connections are held on the primary up to 95 % of those open to clients
-    Then the alert "PostgresConnectionPoolExhaustion" is notified within its budget
-    And a write through the read-write endpoint still succeeds
-    When the drill heals the platform
-    Then the alert "PostgresConnectionPoolExhaustion" resolves within 60 seconds
-
-  @wal_archiving @object_store_outage @destructive @slow
-  Scenario: A WAL segment that cannot be archived is detected within the archiving window
-    When the object store is stopped
-    And a WAL segment is closed on the primary
-    Then the alert "PostgresWalArchivingFailing" is notified within its budget
-    When the drill heals the platform
-    Then the alert "PostgresWalArchivingFailing" resolves within 120 seconds
+    And the alert "PostgresWalArchivingFailing" resolves within 120 seconds
 
   @failed_logins
   Scenario: A burst of refused logins is detected at once

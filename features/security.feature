@@ -13,6 +13,13 @@ Feature: The platform keeps the spec's security promises
     And every endpoint refuses a TLS 1.1 handshake and completes a TLS 1.2 one
     And the control plane refuses a client without a client certificate
 
+  @nightly @least_privilege
+  Scenario: The application holds no more than it needs and passwords are strong
+    Then the application role holds no privilege beyond its own data
+    And every login role's password is a SCRAM-SHA-256 verifier and an md5 password is refused
+
+  # Last: the refused logins raise PostgresFailedLogins, which stays firing for a minute, and the TLS probes'
+  # plain-text attempts are refused logins too (each "no pg_hba.conf entry"), three on the primary.
   @nightly @at_rest @backup_encryption
   Scenario: Data at rest is AES-256 ciphertext on every volume
     When a canary is written through the application to PostgreSQL and Redis
@@ -26,13 +33,6 @@ Feature: The platform keeps the spec's security promises
   Scenario: Only the platform's own addresses reach the database members
     Then connections from an address outside the allowed ones are refused
 
-  @nightly @least_privilege
-  Scenario: The application holds no more than it needs and passwords are strong
-    Then the application role holds no privilege beyond its own data
-    And every login role's password is a SCRAM-SHA-256 verifier and an md5 password is refused
-
-  # Last: the refused logins raise PostgresFailedLogins, which stays firing for a minute, and the TLS probes'
-  # plain-text attempts are refused logins too (each "no pg_hba.conf entry"), three on the primary.
   @nightly @audit @failed_logins
   Scenario: Database operations and refused logins are audited and alerted
     When the application runs a canary statement

@@ -98,6 +98,11 @@ def connections_held(drill: ScenarioDrill, percent: float) -> dict[str, Any]:
 
 @when(parsers.parse("{count:d} logins with a wrong password are refused by the primary"), target_fixture="fault")
 def logins_refused(drill: ScenarioDrill, count: int) -> dict[str, Any]:
+    """Its alert is judged from a clean window: an earlier scenario's refused logins may still be in it."""
+    if drill.watch is not None:
+        started = time.monotonic()
+        drill.watch.await_no_refused_logins()
+        drill.measurements["harness: failed_login_window_wait_seconds"] = round(time.monotonic() - started, 3)
     done = actions.failed_logins(member="primary", count=count, configuration=drill.configuration)
     assert done["refused"] == count, f"{done['refused']} of {count} logins refused"
     return done

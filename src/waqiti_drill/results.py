@@ -97,6 +97,8 @@ class MonitoringSeen:
     false_positives: list[str] = field(default_factory=list)  # fired with no fault or condition to explain it
     uncovered: list[str] = field(default_factory=list)  # faults of the drill that no alert rule watches
     active_at_start: list[str] = field(default_factory=list)  # still pending/firing when the scenario began
+    # failed-login alerts that refused logins of an earlier scenario, still in the rule's window, could raise
+    carried_over: list[str] = field(default_factory=list)
 
 
 @dataclass

@@ -17,7 +17,8 @@ from waqiti_drill.results import read_results
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 FEATURE = Path(__file__).resolve().parents[2] / "features" / "monitoring.feature"
-EXPECTED = {"PostgresReplicationLag", "PostgresDiskSpace", "BackupFailed", "PostgresConnectionPoolExhaustion"}
+EXPECTED = {"PostgresReplicationLag", "PostgresDiskSpace", "BackupFailed", "PostgresConnectionPoolExhaustion",
+            "PostgresWalArchivingFailing"}
 
 
 def test_the_spec_alerts_fire_within_their_budgets_and_resolve(stack, tmp_path):

@@ -93,6 +93,18 @@ def test_false_positives_are_alerts_fired_before_any_fault():
     assert detection.fired(seen) == {"PostgresDiskSpace{member=pg1}": T0 + 10, "BackupFailed{}": T0 + 50}
 
 
+def test_a_carried_over_failed_login_alert_is_explained_only_while_its_window_can_explain_it():
+    """An earlier scenario's refused logins, still in the window when this one began, may raise the alert
+    until the window has passed them; a firing after that is this scenario's false positive."""
+    key = "PostgresFailedLogins{member=pg2}"
+    early = samples("PostgresFailedLogins", [], [20])
+    late = samples("PostgresFailedLogins", [], [80])
+    assert detection.false_positives(early, RULES, None, set(), {key: T0 + 70}) == []
+    assert detection.false_positives(late, RULES, None, set(), {key: T0 + 70}) == [key]
+    assert detection.false_positives(early, RULES, None, set(), {"PostgresFailedLogins{member=pg1}": T0 + 70}) == [key]
+    assert detection.false_positives(early, RULES, None, set()) == [key]
+
+
 def test_failed_lines():
     rule = RULES["PostgresInstanceDown"]
     d = detection.measure(Condition("PostgresInstanceDown", PG2, "kill_member pg2", T0, T0 + 90), rule, IV, [], [],

@@ -159,14 +159,16 @@ def fired(samples: list[AlertSample]) -> dict[str, float]:
 
 
 def false_positives(samples: list[AlertSample], rules: dict[str, AlertRule], explained_from: float | None,
-                    excluded: set[str]) -> list[str]:
+                    excluded: set[str], carried: dict[str, float] | None = None) -> list[str]:
     """Critical alerts that fired with nothing to explain them: before the drill's first fault or condition
-    (`explained_from`; None: the scenario had none), leaving out those already active when it began."""
+    (`explained_from`; None: the scenario had none), leaving out those already active when it began and
+    those an earlier scenario's condition still explains (`carried`: alert -> until when it can)."""
     out = []
+    carried = carried or {}
     for key, at in sorted(fired(samples).items()):
         name = key.split("{", 1)[0]
         critical = rules.get(name) is None or rules[name].severity == "critical"
-        if key in excluded or not critical:
+        if key in excluded or not critical or at <= carried.get(key, float("-inf")):
             continue
         if explained_from is None or at < explained_from:
             out.append(key)

@@ -24,6 +24,8 @@ from waqiti_drill.results import Detection, MonitoringSeen
 from waqiti_drill.waiting import wait_until
 
 QUIET_TIMEOUT = 90.0  # a previous scenario's alert resolves within a scrape and an evaluation of its heal
+FAILED_LOGINS = "PostgresFailedLogins"
+FAILED_LOGIN_WINDOW = 60.0  # the range of that rule's increase(...[1m]), which refused_logins_in_window reads
 
 
 @dataclass
@@ -36,35 +38,57 @@ class MonitoringWatch:
     rules: dict[str, AlertRule] = field(default_factory=dict)
     added: list[Condition] = field(default_factory=list)
     active_at_start: list[str] = field(default_factory=list)
+    carried_over: list[str] = field(default_factory=list)  # failed-login alerts an earlier scenario's logins explain
+    carried_until: float = 0.0  # epoch s: until when those logins can raise them
     notes: list[str] = field(default_factory=list)
 
     def begin(self, quiet_timeout: float = QUIET_TIMEOUT) -> None:
         """Read the monitoring's settings and wait (bounded) until no alert is pending or firing, so what
-        fires during the scenario is the scenario's. Alerts still active then are noted and left out."""
+        fires during the scenario is the scenario's. Alerts still active then are noted and left out.
+
+        Refused logins of an earlier scenario (the probes' plain-text startups, an md5 role, a burst) still in
+        the failed-login alert's one-minute window can raise it on their own after this start. Waiting for the
+        window to empty cost up to a minute after every such scenario, so it is not waited for here: the
+        alert of those members is carried over, never this scenario's false positive while that window can
+        still explain it. A scenario that judges the failed-login alert waits for an empty window in its own
+        step (await_no_refused_logins), before it refuses logins."""
         self.status = self.platform.monitoring_status()
         self.rules = rules_by_name(load_rules(self.settings.monitoring.rules_path))
         loaded = self.status.rules_sha256
         if loaded and loaded != _sha256(self.settings.monitoring.rules_path):
             self.notes.append("Prometheus runs other rules than the checkout's file ('drill up' loads them)")
 
-        def active() -> list[str]:
-            return sorted({detection.identity(a.name, a.labels) for a in self.platform.active_alerts()})
-
         def quiet() -> tuple[bool, list[str]]:
-            # Refused logins of an earlier scenario (its probes' plain-text startups, an md5 role) still in the
-            # failed-login alert's one-minute window can raise it on their own after this start, where it
-            # would read as this scenario's false positive: wait until none is counted.
-            refused = [f"{m}: {v:.0f} refused login(s) in the last minute"
-                       for m, v in sorted(self.platform.refused_logins_in_window().items()) if v > 0]
-            now = active()
-            return not now and not refused, now + refused
+            self.carried_over = self._refused_logins_carried()
+            now = [a for a in self._active() if a not in self.carried_over]
+            return not now, now
 
         try:
-            wait_until(quiet, quiet_timeout, "no alert pending or firing and no refused login in the failed-login "
-                       "alert's window before the scenario", interval=1.0)
+            wait_until(quiet, quiet_timeout, "no alert pending or firing before the scenario", interval=1.0)
         except Exception:  # noqa: BLE001 - a noisy start is recorded, not fatal: the drill itself may still run
-            self.active_at_start = active()
+            self.active_at_start = [a for a in self._active() if a not in self.carried_over]
         self.started = time.time()
+        m = self.status
+        self.carried_until = self.started + FAILED_LOGIN_WINDOW + m.scrape_interval_seconds \
+            + m.evaluation_interval_seconds
+
+    def _active(self) -> list[str]:
+        return sorted({detection.identity(a.name, a.labels) for a in self.platform.active_alerts()})
+
+    def _refused_logins_carried(self) -> list[str]:
+        """The failed-login alert of every member with refused logins in its window now."""
+        return sorted(detection.identity(FAILED_LOGINS, {"member": m})
+                      for m, v in self.platform.refused_logins_in_window().items() if v > 0)
+
+    def await_no_refused_logins(self, timeout: float = QUIET_TIMEOUT) -> None:
+        """Until no refused login is left in the failed-login alert's window and the alert is not active:
+        a step that judges that alert's detection starts from a clean window (the quiet start leaves it)."""
+        def clear() -> tuple[bool, list[str]]:
+            left = self._refused_logins_carried() + [a for a in self._active() if a.startswith(FAILED_LOGINS + "{")]
+            return not left, left
+
+        wait_until(clear, timeout, f"no refused login in the {FAILED_LOGINS} window and the alert inactive",
+                   interval=1.0)
 
     def add(self, alert: str, labels: dict[str, str], what: str, at: float | None = None,
             lead_seconds: float | None = None, required: bool = True) -> Condition:
@@ -116,9 +140,10 @@ class MonitoringWatch:
             evaluation_interval_seconds=m.evaluation_interval_seconds, group_wait_seconds=m.group_wait_seconds,
             group_interval_seconds=m.group_interval_seconds,
             rules_sha256=m.rules_sha256, fired=sorted(detection.fired(samples)),
-            false_positives=detection.false_positives(samples, self.rules, min(instants, default=None),
-                                                      set(self.active_at_start)),
-            uncovered=uncovered, active_at_start=list(self.active_at_start))
+            false_positives=detection.false_positives(
+                samples, self.rules, min(instants, default=None), set(self.active_at_start),
+                dict.fromkeys(self.carried_over, self.carried_until)),
+            uncovered=uncovered, active_at_start=list(self.active_at_start), carried_over=list(self.carried_over))
         return found, seen
 
 
