@@ -20,7 +20,6 @@ import contextlib
 import itertools
 import os
 import random
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -102,12 +101,12 @@ def on_init(environment: Environment, **_kw: object) -> None:
 
 
 def _stop_when_asked(environment: Environment) -> None:
-    """The harness asks for the end by creating the stop file; seen within 20 ms here, instead of at the
+    """The harness asks for the end by creating the stop file; seen within 50 ms here, instead of at the
     shape's next one-second tick (twice: once to ramp down, once to end). The users are stopped first and
     gracefully (each completes or records its operation, within --stop-timeout) while the shape holds
     still; only then does the shape end, and Locust shuts down with no user left to cut short."""
     while not STOP_FILE.exists():
-        gevent.sleep(0.02)
+        gevent.sleep(0.05)
     runner = environment.runner
     assert runner is not None
     Run.stopping = True
@@ -123,28 +122,12 @@ def on_quitting(environment: Environment, **_kw: object) -> None:
         return
     if environment.runner is not None:
         environment.runner.stop()
-    _await_csv_round(environment)
+    # Locust's CSV writer rewrites its statistics every interval and not at exit: one more interval, so the
+    # statistics kept with the run count every operation (the history always does).
+    gevent.sleep(locust.stats.CSV_STATS_INTERVAL_SEC + 0.1)
     Run.recorder.close()
     if Run.recorder.failure is not None or Run.recorder.open_ops:
         environment.process_exit_code = 3
-
-
-def _await_csv_round(environment: Environment) -> None:
-    """Locust's CSV writer rewrites its statistics every CSV_STATS_INTERVAL_SEC and not at exit: wait for its next
-    round, which counts every operation now that the users are stopped (the history always does). A round runs
-    without yielding to other greenlets and appends to the history CSV, so its file position moving is the
-    round done: on average half an interval, where a fixed sleep of one interval and more cost every drill
-    the whole of it."""
-    deadline = time.monotonic() + locust.stats.CSV_STATS_INTERVAL_SEC + 0.1
-    history = getattr(getattr(environment, "stats_csv_writer", None), "stats_history_csv_filehandle", None)
-    if history is None:
-        return
-    try:
-        before = history.tell()
-        while history.tell() == before and time.monotonic() < deadline:
-            gevent.sleep(0.01)
-    except (OSError, ValueError):  # the file was closed under us: Locust is past its last round anyway
-        return
 
 
 class RecordingUser(User):
