@@ -289,12 +289,11 @@ class DrillShape(LoadTestShape):
         stopping = STOP_FILE.exists() and not Run.stop_watched  # a local runner's watcher stops it sooner
         current = None if stopping else _profile.tick(self.get_run_time())
         Run.last_tick = current
-        if current is None and self.runner is not None and (self.runner.user_count > 0
-                                                              or len(self.runner.user_greenlets) > 0):
+        if current is None and self.runner is not None and len(self.runner.user_greenlets) > 0:
             # Ramp down to zero first: Locust lets users finish the operation they are in (stop_timeout)
-            # when it ramps down, whereas ending the shape kills them mid-operation. The user count drops as
-            # soon as a ramp-down asks a user to stop, while that user may still be in its operation: the
-            # shape ends only once no user greenlet is left (seen: a user cut short, GreenletExit, in a
+            # when it ramps down, whereas ending the shape kills them mid-operation. Every user runs in one of
+            # these greenlets, which ends only with its operation; the user count, by contrast, drops as soon
+            # as a ramp-down asks a user to stop (ending on it once cut a user short, GreenletExit, in a
             # `drill load --duration` run).
             return 0, 10_000.0
         return current

@@ -19,6 +19,7 @@ from psycopg import errors, sql
 from pytest_bdd import parsers, then, when
 
 from waqiti_drill.errors import WaitTimeout
+from waqiti_drill.monitoring.expected import FAILED_LOGIN_ALERT
 from waqiti_drill.platform.base import SecuredEndpoint, TlsTrust
 from waqiti_drill.results import ControlCheck
 from waqiti_drill.security import tlsprobe
@@ -64,12 +65,12 @@ def own_refused_logins(drill: ScenarioDrill, what: str) -> Iterator[None]:
     (not a false positive) but not judged: the drill probes the server, it does not drill the alert."""
     watch = drill.watch
     if watch is not None:
-        watch.add("PostgresFailedLogins", {}, what, required=False)
+        watch.add(FAILED_LOGIN_ALERT, {}, what, required=False)
     try:
         yield
     finally:
         if watch is not None:
-            watch.end("PostgresFailedLogins")
+            watch.end(FAILED_LOGIN_ALERT)
 
 
 def _client_cert(trust: TlsTrust, endpoint: SecuredEndpoint) -> tuple[str, str] | None:

@@ -25,6 +25,10 @@ class Expected:
     stands_seconds: float | None = None
 
 
+FAILED_LOGIN_ALERT = "PostgresFailedLogins"
+# The range of that rule's increase(...[1m]): a refused login counts toward the alert, and can raise it, this long
+FAILED_LOGIN_WINDOW = 60.0
+
 _DCS = "no exporter watches etcd: a DCS outage raises none of the spec's alerts (the PostgreSQL members stay up)"
 BY_KIND: dict[str, Expected] = {
     "kill_member": Expected(("PostgresInstanceDown",)),
@@ -35,7 +39,7 @@ BY_KIND: dict[str, Expected] = {
     "fill_disk_to": Expected(("PostgresDiskSpace",)),
     "stall_replay": Expected(("PostgresReplicationLag",)),
     "hold_connections": Expected(("PostgresConnectionPoolExhaustion",)),
-    "failed_logins": Expected(("PostgresFailedLogins",), stands_seconds=60.0),
+    "failed_logins": Expected((FAILED_LOGIN_ALERT,), stands_seconds=FAILED_LOGIN_WINDOW),
     "destroy_postgres_cluster": Expected(("PostgresInstanceDown",), label=None),
     "region_loss": Expected(("PostgresInstanceDown", "RedisNodeDown"), label=None),
     "redis_cluster_crash": Expected(("RedisNodeDown",), label=None),

@@ -17,15 +17,13 @@ from waqiti_drill.config import Settings
 from waqiti_drill.errors import InvalidConfig
 from waqiti_drill.monitoring import detection
 from waqiti_drill.monitoring.detection import Condition, Intervals
-from waqiti_drill.monitoring.expected import conditions_from_faults
+from waqiti_drill.monitoring.expected import FAILED_LOGIN_ALERT, FAILED_LOGIN_WINDOW, conditions_from_faults
 from waqiti_drill.monitoring.rules import AlertRule, load_rules, rules_by_name
 from waqiti_drill.platform.base import MonitoringStatus, Platform
 from waqiti_drill.results import Detection, MonitoringSeen
 from waqiti_drill.waiting import wait_until
 
 QUIET_TIMEOUT = 90.0  # a previous scenario's alert resolves within a scrape and an evaluation of its heal
-FAILED_LOGINS = "PostgresFailedLogins"
-FAILED_LOGIN_WINDOW = 60.0  # the range of that rule's increase(...[1m]), which refused_logins_in_window reads
 
 
 @dataclass
@@ -77,17 +75,19 @@ class MonitoringWatch:
 
     def _refused_logins_carried(self) -> list[str]:
         """The failed-login alert of every member with refused logins in its window now."""
-        return sorted(detection.identity(FAILED_LOGINS, {"member": m})
+        return sorted(detection.identity(FAILED_LOGIN_ALERT, {"member": m})
                       for m, v in self.platform.refused_logins_in_window().items() if v > 0)
 
     def await_no_refused_logins(self, timeout: float = QUIET_TIMEOUT) -> None:
         """Until no refused login is left in the failed-login alert's window and the alert is not active:
         a step that judges that alert's detection starts from a clean window (the quiet start leaves it)."""
         def clear() -> tuple[bool, list[str]]:
-            left = self._refused_logins_carried() + [a for a in self._active() if a.startswith(FAILED_LOGINS + "{")]
+            firing = sorted(detection.identity(a.name, a.labels) for a in self.platform.active_alerts()
+                            if a.name == FAILED_LOGIN_ALERT)
+            left = self._refused_logins_carried() + firing
             return not left, left
 
-        wait_until(clear, timeout, f"no refused login in the {FAILED_LOGINS} window and the alert inactive",
+        wait_until(clear, timeout, f"no refused login in the {FAILED_LOGIN_ALERT} window and the alert inactive",
                    interval=1.0)
 
     def add(self, alert: str, labels: dict[str, str], what: str, at: float | None = None,
