@@ -92,14 +92,19 @@ def test_the_counter_counts_new_failed_logins_per_member_and_reason(tmp_path: Pa
     text = counter.exposition().decode()
     assert 'waqiti_postgres_auth_failures_total{member="pg2",reason="password"} 2' in text
     assert "# TYPE waqiti_postgres_auth_failures_total counter" in text
+    assert logwatch.parse_exposition(text) == {"pg1": 3.0, "pg2": 2.0}  # both reasons, summed per member
 
 
-def test_the_counter_serves_metrics(tmp_path: Path):
+def test_the_counter_serves_metrics_with_what_the_logs_hold_at_the_request(tmp_path: Path):
     counter = logwatch.Counter({"pg1": tmp_path})
     server, url = serve(logwatch.make_handler(counter))
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
             body = resp.read().decode()
+        (tmp_path / "postgresql-Wed.log").write_text(line(FAILED))  # logged after the last scan: no poll ran since
+        with urllib.request.urlopen(url + "/metrics", timeout=5) as resp:
+            later = resp.read().decode()
     finally:
         server.shutdown()
     assert 'waqiti_postgres_auth_failures_total{member="pg1",reason="password"} 0' in body
+    assert 'waqiti_postgres_auth_failures_total{member="pg1",reason="password"} 1' in later

@@ -39,12 +39,14 @@ class Counter:
         self.counts = {(m, r): 0 for m in members for r in PATTERNS}
         self.offsets: dict[Path, tuple[int, int]] = {}  # file -> (inode, offset read up to)
         self.lock = threading.Lock()
+        self.scan_lock = threading.Lock()  # the poll loop and a request both scan: one reads each line once
         self.scan(count=False)
 
     def scan(self, count: bool = True) -> None:
-        for member, log_dir in self.members.items():
-            for path in sorted(log_dir.glob("postgresql-*.log")):
-                self._read(member, path, count)
+        with self.scan_lock:
+            for member, log_dir in self.members.items():
+                for path in sorted(log_dir.glob("postgresql-*.log")):
+                    self._read(member, path, count)
 
     def _read(self, member: str, path: Path, count: bool) -> None:
         try:
@@ -78,12 +80,24 @@ class Counter:
         return ("\n".join(lines) + "\n").encode()
 
 
+def parse_exposition(body: str) -> dict[str, float]:
+    """`exposition`'s text read back: the refused logins counted so far, per member."""
+    out: dict[str, float] = {}
+    for line in body.splitlines():
+        if line.startswith(METRIC + "{"):
+            labels, _, value = line[len(METRIC) + 1:].rpartition("} ")
+            member = next((kv.split("=", 1)[1].strip('"') for kv in labels.split(",") if kv.startswith("member=")), "")
+            out[member] = out.get(member, 0.0) + float(value)
+    return out
+
+
 def make_handler(counter: Counter) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802 - http.server's name
             if self.path != "/metrics":
                 body, code = b"not found", 404
-            else:
+            else:  # read the logs first: a refusal logged since the last poll is counted in this answer
+                counter.scan()
                 body, code = counter.exposition(), 200
             self.send_response(code)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
